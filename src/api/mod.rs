@@ -1,0 +1,3 @@
+//! The local HTTP API: wire types, the server inside `statmgr run`, and the client.
+
+pub mod wire;

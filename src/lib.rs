@@ -1,0 +1,8 @@
+//! statmgr: a status-message processor that loses nothing, and its operator console.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod message;
+pub mod processor;

@@ -1,0 +1,41 @@
+//! `statmgr`: command-line parsing and dispatch only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "statmgr",
+    version,
+    about = "A status-message processor that loses nothing, and its operator console"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the state directory is.
+#[derive(Args, Debug, Clone)]
+pub struct RootArg {
+    /// The state directory [default: the platform's data directory for statmgr]
+    #[arg(long, env = "STATMGR_ROOT", global = true)]
+    root: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the processor in the foreground (logs to stderr; exits 0 after a clean drain).
+    Run(statmgr::cli::run::RunArgs),
+    /// Drop messages into the inbox atomically (from files, or stdin if none).
+    Send(statmgr::cli::send::SendArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => statmgr::cli::run::main(args),
+        Command::Send(args) => statmgr::cli::send::main(args),
+    }
+}

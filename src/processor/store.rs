@@ -1,0 +1,98 @@
+//! The storage trait the committer writes through; SQLite (`sqlite.rs`) is the embedded
+//! implementation, and another backend (PostgreSQL) is an added implementation.
+
+use crate::message::Message;
+
+/// How a failed store operation should be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A record id of this batch is already used (another writer, a restored backup):
+    /// resync the allocator and try again at once.
+    #[error("record id conflict: {0}")]
+    KeyConflict(String),
+    /// Busy, locked, full, I/O, read-only, unreachable: the batch waits in `retry/`
+    /// and is tried again later, unchanged.
+    #[error("{0}")]
+    Transient(String),
+    /// This batch will never commit as it is (a trigger, a constraint, a bad value):
+    /// bisect it until the failing message is isolated.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl StoreError {
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Where a batch came from (the `source` column of `batches`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSource {
+    Inbox,
+    Retry,
+    Drain,
+}
+
+impl BatchSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchSource::Inbox => "inbox",
+            BatchSource::Retry => "retry",
+            BatchSource::Drain => "drain",
+        }
+    }
+}
+
+/// A block of record ids `[start, end)` reserved durably.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyBlock {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// What one committed batch wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    pub batch_id: i64,
+    /// Rows inserted.
+    pub inserted: u64,
+    /// Messages whose uid was already in the database (skipped, key unused).
+    pub duplicates: u64,
+    pub first_record_id: Option<i64>,
+    pub last_record_id: Option<i64>,
+    pub duration_ms: f64,
+}
+
+/// One message with the record id the allocator gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyedMessage<'a> {
+    pub record_id: i64,
+    pub message: &'a Message,
+}
+
+/// The durable store of messages and of the allocator's high-water mark.
+pub trait Store: Send {
+    /// The largest record id used anywhere in the message tables (0 when empty).
+    fn max_record_id(&mut self) -> Result<i64, StoreError>;
+
+    /// The persisted high-water mark: every id below it may have been handed out.
+    fn high_water(&mut self) -> Result<i64, StoreError>;
+
+    /// Durably reserves `size` ids, all at or above `at_least` and above every block
+    /// reserved before; returns the block only once the reservation is durable.
+    fn reserve_block(&mut self, at_least: i64, size: i64) -> Result<KeyBlock, StoreError>;
+
+    /// Writes the messages (with insertion strings and attributes) and one `batches` row
+    /// in one transaction. A message whose uid is already stored is skipped. A record
+    /// id that is already used fails the whole transaction with `KeyConflict`.
+    fn commit_batch(
+        &mut self,
+        rows: &[KeyedMessage<'_>],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<Committed, StoreError>;
+
+    /// Housekeeping between batches (SQLite: a WAL checkpoint). Failures are not fatal.
+    fn maintain(&mut self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,410 @@
+//! The one state model every stage updates; the API reads snapshots and events from it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::watch;
+
+use crate::api::wire::{
+    AllocatorInfo, BatchInfo, ConfigInfo, Counters, Event, EventKind, FileKind, FilePage, FileQuery,
+    FileSummary, InFlight, InboxStats, ProcessorState, Snapshot, SortKey, MAX_PAGE, SNAPSHOT_VERSION,
+};
+
+/// Recent batches kept for the snapshot.
+const RECENT_BATCHES: usize = 100;
+/// Events kept for clients that reconnect with `Last-Event-ID`.
+pub const EVENT_BUFFER: usize = 10_000;
+
+/// What the processor knows of one retry or stuck file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileEntry {
+    pub name: String,
+    pub messages: u64,
+    pub attempts: u32,
+    /// Wall-clock time of the next automatic attempt (retry files only).
+    pub next_attempt: Option<SystemTime>,
+    pub last_error: String,
+    pub created: SystemTime,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    state: Option<ProcessorState>,
+    inbox_depth: u64,
+    inbox_bytes: u64,
+    inbox_oldest: Option<SystemTime>,
+    in_flight_messages: u64,
+    in_flight_files: u64,
+    in_flight_oldest: Option<Instant>,
+    retry: BTreeMap<String, FileEntry>,
+    stuck: BTreeMap<String, FileEntry>,
+    batches: VecDeque<BatchInfo>,
+    allocator: AllocatorInfo,
+    counters: Counters,
+}
+
+#[derive(Debug, Default)]
+struct EventRing {
+    next_id: u64,
+    events: VecDeque<Event>,
+}
+
+/// Shared by every stage of one processor (behind an `Arc`).
+#[derive(Debug)]
+pub struct Telemetry {
+    model: Mutex<Model>,
+    events: Mutex<EventRing>,
+    latest_event: watch::Sender<u64>,
+    started: Instant,
+    started_wall: SystemTime,
+    root: String,
+    config: ConfigInfo,
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn age_s(now: SystemTime, then: SystemTime) -> f64 {
+    now.duration_since(then).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Seconds from `now` to `then`, negative when `then` is past.
+fn until_s(now: SystemTime, then: SystemTime) -> f64 {
+    match then.duration_since(now) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+impl Telemetry {
+    pub fn new(root: String, config: ConfigInfo) -> Self {
+        let (latest_event, _) = watch::channel(0);
+        Telemetry {
+            model: Mutex::new(Model::default()),
+            events: Mutex::new(EventRing {
+                next_id: 1,
+                events: VecDeque::new(),
+            }),
+            latest_event,
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            root,
+            config,
+        }
+    }
+
+    fn model(&self) -> std::sync::MutexGuard<'_, Model> {
+        // A panic while holding the lock leaves plain counters behind: keep serving them.
+        self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn state(&self) -> ProcessorState {
+        self.model().state.unwrap_or(ProcessorState::Starting)
+    }
+
+    /// Sets the state and emits `state_changed` when it changed.
+    pub fn set_state(&self, state: ProcessorState) {
+        let changed = {
+            let mut m = self.model();
+            let changed = m.state != Some(state);
+            m.state = Some(state);
+            changed
+        };
+        if changed {
+            self.emit(EventKind::StateChanged { state });
+        }
+    }
+
+    pub fn set_inbox(&self, depth: u64, bytes: u64, oldest: Option<SystemTime>) {
+        let mut m = self.model();
+        m.inbox_depth = depth;
+        m.inbox_bytes = bytes;
+        m.inbox_oldest = oldest;
+    }
+
+    pub fn set_in_flight(&self, messages: u64, files: u64, oldest: Option<Instant>) {
+        let mut m = self.model();
+        m.in_flight_messages = messages;
+        m.in_flight_files = files;
+        m.in_flight_oldest = oldest;
+    }
+
+    pub fn update_counters(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.model().counters);
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.model().counters.clone()
+    }
+
+    pub fn set_allocator(&self, info: AllocatorInfo) {
+        self.model().allocator = info;
+    }
+
+    pub fn allocator(&self) -> AllocatorInfo {
+        self.model().allocator.clone()
+    }
+
+    /// Records a commit: recent batches, counters, and a `batch_committed` event.
+    pub fn batch_committed(&self, batch: BatchInfo) {
+        {
+            let mut m = self.model();
+            m.counters.committed += batch.count;
+            m.counters.duplicates += batch.duplicates;
+            m.counters.batches += 1;
+            m.batches.push_front(batch.clone());
+            m.batches.truncate(RECENT_BATCHES);
+        }
+        self.emit(EventKind::BatchCommitted { batch });
+    }
+
+    pub fn upsert_file(&self, kind: FileKind, entry: FileEntry) {
+        let mut m = self.model();
+        let map = match kind {
+            FileKind::Retry => &mut m.retry,
+            FileKind::Stuck => &mut m.stuck,
+        };
+        map.insert(entry.name.clone(), entry);
+    }
+
+    pub fn remove_file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
+        let mut m = self.model();
+        match kind {
+            FileKind::Retry => m.retry.remove(name),
+            FileKind::Stuck => m.stuck.remove(name),
+        }
+    }
+
+    pub fn file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
+        let m = self.model();
+        match kind {
+            FileKind::Retry => m.retry.get(name).cloned(),
+            FileKind::Stuck => m.stuck.get(name).cloned(),
+        }
+    }
+
+    pub fn file_count(&self, kind: FileKind) -> usize {
+        let m = self.model();
+        match kind {
+            FileKind::Retry => m.retry.len(),
+            FileKind::Stuck => m.stuck.len(),
+        }
+    }
+
+    /// Appends an event to the ring and wakes every stream.
+    pub fn emit(&self, kind: EventKind) -> u64 {
+        let id = {
+            let mut ring = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            let id = ring.next_id;
+            ring.next_id += 1;
+            ring.events.push_back(Event {
+                id,
+                time: rfc3339(SystemTime::now()),
+                kind,
+            });
+            while ring.events.len() > EVENT_BUFFER {
+                ring.events.pop_front();
+            }
+            id
+        };
+        self.latest_event.send_replace(id);
+        id
+    }
+
+    /// Events with an id above `after`, at most `max`. `Err(oldest)` when events after
+    /// `after` were already dropped from the buffer: the client must refetch the snapshot.
+    pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<Event>, u64> {
+        let ring = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = ring.events.front().map(|e| e.id).unwrap_or(ring.next_id);
+        if after + 1 < oldest {
+            return Err(oldest);
+        }
+        let skip = (after + 1).saturating_sub(oldest) as usize;
+        Ok(ring.events.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    pub fn last_event_id(&self) -> u64 {
+        *self.latest_event.borrow()
+    }
+
+    /// Changes whenever an event is emitted (its value is the newest id).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.latest_event.subscribe()
+    }
+
+    pub fn snapshot(&self, retry_query: &FileQuery, stuck_query: &FileQuery) -> Snapshot {
+        let now = SystemTime::now();
+        let last_event_id = self.last_event_id();
+        let m = self.model();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            state: m.state.unwrap_or(ProcessorState::Starting),
+            started_at: rfc3339(self.started_wall),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            taken_at: rfc3339(now),
+            root: self.root.clone(),
+            inbox: InboxStats {
+                depth: m.inbox_depth,
+                bytes: m.inbox_bytes,
+                oldest_age_s: m.inbox_oldest.map(|t| age_s(now, t)).unwrap_or(0.0),
+            },
+            in_flight: InFlight {
+                messages: m.in_flight_messages,
+                files: m.in_flight_files,
+                oldest_age_s: m
+                    .in_flight_oldest
+                    .map(|t| t.elapsed().as_secs_f64())
+                    .unwrap_or(0.0),
+            },
+            retry: page(&m.retry, retry_query, now),
+            stuck: page(&m.stuck, stuck_query, now),
+            batches: m.batches.iter().cloned().collect(),
+            allocator: m.allocator.clone(),
+            counters: m.counters.clone(),
+            config: self.config.clone(),
+            last_event_id,
+        }
+    }
+}
+
+pub fn summary(entry: &FileEntry, now: SystemTime) -> FileSummary {
+    FileSummary {
+        name: entry.name.clone(),
+        messages: entry.messages,
+        attempts: entry.attempts,
+        next_attempt: entry.next_attempt.map(rfc3339),
+        next_attempt_in_s: entry.next_attempt.map(|t| until_s(now, t)),
+        last_error: entry.last_error.clone(),
+        age_s: age_s(now, entry.created),
+        created: rfc3339(entry.created),
+    }
+}
+
+fn page(files: &BTreeMap<String, FileEntry>, q: &FileQuery, now: SystemTime) -> FilePage {
+    let needle = q
+        .filter
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
+    let matches = |e: &FileEntry| match &needle {
+        None => true,
+        Some(n) => e.name.to_lowercase().contains(n) || e.last_error.to_lowercase().contains(n),
+    };
+    let limit = q.limit.min(MAX_PAGE) as usize;
+    let offset = q.offset as usize;
+    let mut total = 0u64;
+    let selected: Vec<&FileEntry> = if q.sort == SortKey::Name {
+        // The map is already in name order: no sort, no copy of the whole list.
+        let mut out = Vec::with_capacity(limit);
+        let mut iter: Box<dyn Iterator<Item = &FileEntry>> = if q.desc {
+            Box::new(files.values().rev())
+        } else {
+            Box::new(files.values())
+        };
+        for e in iter.by_ref() {
+            if matches(e) {
+                if total as usize >= offset && out.len() < limit {
+                    out.push(e);
+                }
+                total += 1;
+            }
+        }
+        out
+    } else {
+        let mut all: Vec<&FileEntry> = files.values().filter(|e| matches(e)).collect();
+        total = all.len() as u64;
+        let key = q.sort;
+        all.sort_by(|a, b| {
+            let ord = match key {
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Age => b.created.cmp(&a.created),
+                SortKey::Messages => a.messages.cmp(&b.messages),
+                SortKey::Attempts => a.attempts.cmp(&b.attempts),
+                SortKey::NextAttempt => a.next_attempt.cmp(&b.next_attempt),
+                SortKey::Error => a.last_error.cmp(&b.last_error),
+            }
+            .then_with(|| a.name.cmp(&b.name));
+            if q.desc {
+                ord.reverse()
+            } else {
+                ord
+            }
+        });
+        all.into_iter().skip(offset).take(limit).collect()
+    };
+    FilePage {
+        total,
+        total_unfiltered: files.len() as u64,
+        offset: q.offset,
+        limit: limit as u64,
+        files: selected.into_iter().map(|e| summary(e, now)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(name: &str, attempts: u32, error: &str) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            messages: 3,
+            attempts,
+            next_attempt: None,
+            last_error: error.into(),
+            created: SystemTime::UNIX_EPOCH + Duration::from_secs(attempts as u64),
+        }
+    }
+
+    #[test]
+    fn events_after_reports_a_gap_older_than_the_buffer() {
+        let t = Telemetry::new("/x".into(), ConfigInfo::default());
+        for _ in 0..EVENT_BUFFER + 5 {
+            t.emit(EventKind::Warning { message: "w".into() });
+        }
+        assert_eq!(t.events_after(0, 10), Err(6));
+        let tail = t.events_after(EVENT_BUFFER as u64, 100).unwrap();
+        assert_eq!(tail.first().unwrap().id, EVENT_BUFFER as u64 + 1);
+        assert_eq!(tail.len(), 5);
+        assert!(t.events_after(t.last_event_id(), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_are_filtered_sorted_and_counted() {
+        let t = Telemetry::new("/x".into(), ConfigInfo::default());
+        for i in 0..250u32 {
+            let err = if i % 2 == 0 {
+                "database is locked"
+            } else {
+                "disk full"
+            };
+            t.upsert_file(FileKind::Retry, entry(&format!("f{i:04}"), i, err));
+        }
+        let q = FileQuery {
+            offset: 10,
+            limit: 5,
+            filter: Some("LOCKED".into()),
+            ..FileQuery::default()
+        };
+        let s = t.snapshot(&q, &FileQuery::default());
+        assert_eq!(s.retry.total, 125);
+        assert_eq!(s.retry.total_unfiltered, 250);
+        let names: Vec<_> = s.retry.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["f0020", "f0022", "f0024", "f0026", "f0028"]);
+
+        let q = FileQuery {
+            limit: 2,
+            sort: SortKey::Attempts,
+            desc: true,
+            ..FileQuery::default()
+        };
+        let s = t.snapshot(&q, &FileQuery::default());
+        let names: Vec<_> = s.retry.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["f0249", "f0248"]);
+        assert_eq!(s.stuck.total, 0);
+    }
+}
