@@ -1,9 +1,8 @@
 //! `statmgr`: command-line parsing and dispatch only.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -14,14 +13,6 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Where the state directory is.
-#[derive(Args, Debug, Clone)]
-pub struct RootArg {
-    /// The state directory [default: the platform's data directory for statmgr]
-    #[arg(long, env = "STATMGR_ROOT", global = true)]
-    root: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
