@@ -21,6 +21,10 @@ enum Command {
     Run(statmgr::cli::run::RunArgs),
     /// Drop messages into the inbox atomically (from files, or stdin if none).
     Send(statmgr::cli::send::SendArgs),
+    /// The operator console: watch the processor and act on it (pause, flush, requeue, resync).
+    Console(statmgr::cli::console::ConsoleArgs),
+    /// The console, read-only: holds no token, every mutating key is disabled.
+    Watch(statmgr::cli::console::WatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +32,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => statmgr::cli::run::main(args),
         Command::Send(args) => statmgr::cli::send::main(args),
+        Command::Console(args) => statmgr::cli::console::console_main(args),
+        Command::Watch(args) => statmgr::cli::console::watch_main(args),
     }
 }
