@@ -42,7 +42,7 @@ pub struct ConsoleArgs {
     #[command(flatten)]
     pub root: crate::cli::RootArg,
     /// The processor's API base URL (instead of --root), e.g. http://127.0.0.1:41234
-    #[arg(long, value_name = "URL", conflicts_with = "root")]
+    #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// File holding the control token (with --url)
     #[arg(long, value_name = "F", requires = "url")]
@@ -56,7 +56,7 @@ pub struct WatchArgs {
     #[command(flatten)]
     pub root: crate::cli::RootArg,
     /// The processor's API base URL (instead of --root)
-    #[arg(long, value_name = "URL", conflicts_with = "root")]
+    #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     #[command(flatten)]
     pub look: LookArgs,
@@ -66,7 +66,23 @@ pub struct WatchArgs {
 const USAGE: u8 = 2;
 const UNREACHABLE: u8 = 3;
 
+/// `--root` given on the command line, not inherited from `STATMGR_ROOT` (which `--url`
+/// simply overrides). Clap's own conflict check cannot tell the two apart.
+fn root_on_command_line(root: &crate::cli::RootArg) -> bool {
+    root.root
+        .as_ref()
+        .is_some_and(|r| std::env::var_os("STATMGR_ROOT").map(PathBuf::from).as_ref() != Some(r))
+}
+
+fn url_and_root(url: &Option<String>, root: &crate::cli::RootArg) -> Option<ExitCode> {
+    let both = url.is_some() && root_on_command_line(root);
+    both.then(|| fail(USAGE, &"--url and --root exclude each other: give one of them"))
+}
+
 pub fn console_main(args: ConsoleArgs) -> ExitCode {
+    if let Some(code) = url_and_root(&args.url, &args.root) {
+        return code;
+    }
     let target = |root: &PathBuf| Target::from_root(root, true);
     match args.url {
         Some(url) => run(args.look, false, None, || {
@@ -80,6 +96,9 @@ pub fn console_main(args: ConsoleArgs) -> ExitCode {
 }
 
 pub fn watch_main(args: WatchArgs) -> ExitCode {
+    if let Some(code) = url_and_root(&args.url, &args.root) {
+        return code;
+    }
     match args.url {
         Some(url) => run(args.look, true, None, || Target::from_url(&url, None)),
         None => {

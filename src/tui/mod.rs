@@ -30,14 +30,10 @@ pub struct ConsoleOptions {
 }
 
 impl Default for ConsoleOptions {
-    /// The default theme, without colour when `NO_COLOR` is set.
+    /// The default theme (mono when `NO_COLOR` is set).
     fn default() -> Self {
-        let theme = Theme::builtin("default").unwrap_or_else(Theme::plain);
-        let theme = if theme::no_color_env() {
-            theme.without_color()
-        } else {
-            theme
-        };
+        let theme = Theme::resolve("default", ColorChoice::Auto, theme::no_color_env())
+            .unwrap_or_else(|_| Theme::plain());
         ConsoleOptions { theme, root: None }
     }
 }

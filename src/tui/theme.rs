@@ -230,14 +230,20 @@ impl Theme {
     }
 
     /// The theme to use: `spec` with the colour policy applied (`no_color`: `NO_COLOR` is set).
+    /// Without colour a built-in theme gives way to `mono` (designed for it); a theme file
+    /// keeps its bold, underline and reverse video, and loses its colours.
     pub fn resolve(spec: &str, color: ColorChoice, no_color: bool) -> Result<Theme, ThemeError> {
-        let theme = Theme::load(spec)?;
         let colorless = match color {
             ColorChoice::Always => false,
             ColorChoice::Never => true,
             ColorChoice::Auto => no_color,
         };
-        Ok(if colorless { theme.without_color() } else { theme })
+        let theme = Theme::load(spec)?;
+        Ok(match (colorless, Theme::builtin(spec).is_some()) {
+            (false, _) => theme,
+            (true, true) => Theme::builtin("mono").unwrap_or_else(|| theme.without_color()),
+            (true, false) => theme.without_color(),
+        })
     }
 }
 

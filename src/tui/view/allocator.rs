@@ -33,44 +33,56 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;
+    let db_style = if conflict(a) { s.error } else { s.value };
     let mut lines = vec![
         Line::from(vec![
             Span::styled("next id ", s.label),
             Span::styled(format::id(a.next_id), s.value),
-            Span::styled("  block ", s.label),
-            Span::styled(
-                format!("{}-{}", format::id(a.next_id), format::id(a.block_end - 1)),
-                s.value,
-            ),
+            Span::styled("  reserved to ", s.label),
+            Span::styled(format::id(a.block_end - 1), s.value),
         ]),
         Line::from(vec![
             Span::styled("high-water ", s.label),
             Span::styled(format::id(a.high_water), s.value),
             Span::styled("  db max ", s.label),
-            Span::styled(
-                format::id(a.db_max_id),
-                if conflict(a) { s.error } else { s.value },
-            ),
+            Span::styled(format::id(a.db_max_id), db_style),
         ]),
-        Line::from(vec![
-            Span::styled("failures ", s.label),
-            Span::styled(
-                format::count(a.failures),
-                if a.failures > 0 { s.warn } else { s.value },
-            ),
-            Span::styled("  resyncs ", s.label),
-            Span::styled(format::count(a.resyncs), s.value),
-        ]),
+    ];
+    let mut health = vec![
+        Span::styled("failures ", s.label),
+        Span::styled(
+            format::count(a.failures),
+            if a.failures > 0 { s.warn } else { s.value },
+        ),
+        Span::styled("  resyncs ", s.label),
+        Span::styled(format::count(a.resyncs), s.value),
     ];
     let mut last_error = vec![Span::styled("last error ", s.label)];
     match &a.last_error {
         Some(e) => last_error.extend(text::spans(e, width.saturating_sub(11), s.error, theme)),
         None => last_error.push(Span::styled("—", s.muted)),
     }
-    lines.push(Line::from(last_error));
+    if inner.height >= 4 {
+        lines.push(Line::from(health));
+        lines.push(Line::from(last_error));
+    } else {
+        // Three lines: the last error shares the health line.
+        health.push(Span::raw("  "));
+        let used: usize = health
+            .iter()
+            .map(|sp| crate::tui::sanitize::width(&sp.content))
+            .sum();
+        let mut fitted = vec![Span::styled("error ", s.label)];
+        match &a.last_error {
+            Some(e) => fitted.extend(text::spans(e, width.saturating_sub(used + 6), s.error, theme)),
+            None => fitted.push(Span::styled("—", s.muted)),
+        }
+        health.extend(fitted);
+        lines.push(Line::from(health));
+    }
     if conflict(a) {
         let warning = format!(
-            "⚠ db max id {} ≥ next id {}: these ids are taken; R resyncs",
+            "⚠ db max {} ≥ next id {}: ids in use, R resyncs",
             format::id(a.db_max_id),
             format::id(a.next_id)
         );

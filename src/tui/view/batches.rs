@@ -3,13 +3,13 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::tui::format;
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
-use crate::tui::view::inbox::tail;
+use crate::tui::view::inbox::{spark_right, tail};
 use crate::tui::view::{focused, panel, text};
 
 const LABEL: u16 = 9;
@@ -68,11 +68,7 @@ fn chart(frame: &mut Frame, area: Rect, label: &str, data: &[u64], now: String, 
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(Span::styled(label.to_string(), s.label)), l);
-    let max = data.iter().copied().max().unwrap_or(0).max(1);
-    frame.render_widget(
-        Sparkline::default().data(data.to_vec()).max(max).style(style),
-        spark,
-    );
+    spark_right(frame, spark, data.to_vec(), style);
     frame.render_widget(Paragraph::new(Span::styled(now, s.value)).right_aligned(), v);
 }
 
@@ -81,18 +77,17 @@ fn commits(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if area.height == 0 {
         return;
     }
+    let width = area.width as usize;
     let batches = state
         .snapshot
         .as_ref()
         .map(|snap| snap.batches.as_slice())
         .unwrap_or(&[]);
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "{:>7} {:>6} {:<17} {:>6} {}",
-            "BATCH", "ROWS", "RECORD IDS", "TIME", "FROM"
-        ),
-        s.table_header,
-    ))];
+    let head = format!(
+        "{:<6} {:>5} {:<15} {:>6} FROM",
+        "BATCH", "ROWS", "RECORD IDS", "TIME"
+    );
+    let mut lines = vec![text::line(&head, width, s.table_header, theme)];
     if batches.is_empty() {
         lines.push(Line::from(Span::styled("no commits yet", s.muted)));
     }
@@ -106,27 +101,20 @@ fn commits(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             _ => "—".into(),
         };
         let head = format!(
-            "{:>7} {:>6} {:<17} {:>6} ",
+            "{:<6} {:>5} {:<15} {:>6} ",
             format!("#{}", b.id),
             format::count(b.count),
             ids,
             format::millis(b.duration_ms)
         );
-        let mut spans = vec![Span::styled(head, s.base)];
+        let mut spans = text::spans(&head, width, s.base, theme);
         let from = match &b.source_file {
             Some(f) => format!("{} {f}", b.source),
             None => b.source.clone(),
         };
-        let room = (area.width as usize).saturating_sub(text_width(&spans));
+        let room = width.saturating_sub(crate::tui::sanitize::width(&head));
         spans.extend(text::spans(&from, room, s.muted, theme));
         lines.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-fn text_width(spans: &[Span]) -> usize {
-    spans
-        .iter()
-        .map(|s| crate::tui::sanitize::width(&s.content))
-        .sum()
 }

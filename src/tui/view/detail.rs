@@ -2,23 +2,20 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::api::wire::{FileKind, Message};
 use crate::tui::format;
 use crate::tui::state::{Detail, State};
 use crate::tui::theme::Theme;
-use crate::tui::view::{centered, text};
+use crate::tui::view::text;
 
 pub fn draw(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
-    let rect = centered(
-        frame,
-        area,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    );
+    // The whole screen between the header and the footer: the error and messages need room.
+    let rect = Rect::new(area.x, area.y + 1, area.width, area.height.saturating_sub(2));
+    frame.render_widget(Clear, rect);
     let kind = match d.kind {
         FileKind::Retry => "Retry file ",
         FileKind::Stuck => "Stuck file ",

@@ -14,7 +14,7 @@ use crate::tui::state::{FileList, Focus, State};
 use crate::tui::theme::Theme;
 use crate::tui::view::{focused, panel, text};
 
-const FIXED: [(&str, usize); 4] = [("AGE", 6), ("MSGS", 7), ("TRIES", 5), ("NEXT", 8)];
+const FIXED: [(&str, usize); 4] = [("AGE", 6), ("MSGS", 6), ("TRY", 3), ("NEXT IN", 7)];
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
@@ -104,7 +104,7 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
     // 2 for the selection marker, one space between each of the six columns.
     let fixed: usize = FIXED.iter().map(|(_, w)| w).sum::<usize>() + 2 + 5;
     let flexible = (area.width as usize).saturating_sub(fixed);
-    let name_w = (flexible * 2 / 5).max(8);
+    let name_w = (flexible / 2).max(8);
     let error_w = flexible.saturating_sub(name_w).max(8);
     let widths: Vec<usize> = [name_w]
         .into_iter()
@@ -112,10 +112,14 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
         .chain([error_w])
         .collect();
     let header = Row::new(
-        ["NAME"]
+        [Cell::from("NAME")]
             .into_iter()
-            .chain(FIXED.iter().map(|(h, _)| *h))
-            .chain(["LAST ERROR"]),
+            .chain(
+                FIXED
+                    .iter()
+                    .map(|(h, _)| Cell::from(Line::from(*h).right_aligned())),
+            )
+            .chain([Cell::from("LAST ERROR")]),
     )
     .style(s.table_header);
     let aged = state.snapshot_age_s();
@@ -148,18 +152,22 @@ fn file_row(f: &FileSummary, widths: &[usize], aged: f64, theme: &Theme) -> Row<
     } else {
         s.value
     };
-    let cells: [(String, Style); 6] = [
-        (f.name.clone(), s.base),
-        (format::age(f.age_s + aged), s.base),
-        (format::count(f.messages), s.value),
-        (f.attempts.to_string(), attempts_style),
-        (format::next_attempt(next), s.base),
-        (f.last_error.clone(), s.error),
+    let next = match next {
+        None => "never".to_string(),
+        Some(n) if n <= 0.0 => "due".to_string(),
+        Some(n) => format::age(n),
+    };
+    // (text, style, right-aligned)
+    let cells: [(String, Style, bool); 6] = [
+        (f.name.clone(), s.base, false),
+        (format::age(f.age_s + aged), s.base, true),
+        (format::count(f.messages), s.value, true),
+        (f.attempts.to_string(), attempts_style, true),
+        (next, s.base, true),
+        (f.last_error.clone(), s.error, false),
     ];
-    Row::new(
-        cells
-            .into_iter()
-            .zip(widths)
-            .map(|((t, style), w)| Cell::from(Line::from(text::spans(&t, *w, style, theme)))),
-    )
+    Row::new(cells.into_iter().zip(widths).map(|((t, style, right), w)| {
+        let line = Line::from(text::spans(&t, *w, style, theme));
+        Cell::from(if right { line.right_aligned() } else { line })
+    }))
 }

@@ -21,7 +21,12 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         0
     };
-    let mut spans = vec![Span::styled(" statmgr ", s.header.patch(s.title)), sep(theme)];
+    // The name is the first thing to go on a narrow screen: the state matters more.
+    let mut spans = if area.width >= 100 {
+        vec![Span::styled(" statmgr ", s.header.patch(s.title)), sep(theme)]
+    } else {
+        vec![Span::raw(" ")]
+    };
     let endpoint_room = (area.width as usize / 3).max(12);
     spans.extend(text::spans(&state.endpoint, endpoint_room, s.header, theme));
     spans.push(sep(theme));
@@ -55,7 +60,7 @@ fn status(state: &State, theme: &Theme) -> Vec<Span<'static>> {
             let retry = (retry_at_s - state.now_s).max(0.0);
             let mut out = vec![
                 Span::styled(format!(" ✖ DISCONNECTED {since} "), s.state_down),
-                Span::styled(format!(" reconnecting in {}: ", format::age(retry)), s.header),
+                Span::styled(format!(" retry in {}: ", format::age(retry)), s.header),
             ];
             out.extend(text::spans(error, 40, s.header.patch(s.muted), theme));
             out

@@ -32,18 +32,17 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Line::from(vec![
             Span::styled("depth ", s.label),
             Span::styled(format::count(snap.inbox.depth), s.value),
-            Span::styled(format!(" files  {}  ", format::bytes(snap.inbox.bytes)), s.base),
+            Span::styled(format!("  {}  ", format::bytes(snap.inbox.bytes)), s.base),
             Span::styled("oldest ", s.label),
             Span::styled(oldest, s.value),
         ]),
         Line::from(vec![
             Span::styled("in ", s.label),
             Span::styled(format::rate(state.history.in_rate), s.value),
-            Span::styled("  out ", s.label),
+            Span::styled(" out ", s.label),
             Span::styled(format::rate(state.history.out_rate), s.value),
-            Span::styled("  in flight ", s.label),
+            Span::styled(" in flight ", s.label),
             Span::styled(format::count(snap.in_flight.messages), s.value),
-            Span::styled(" msgs", s.base),
         ]),
     ];
     let text_height = (lines.len() as u16).min(inner.height);
@@ -62,10 +61,25 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if spark.height == 0 {
         return;
     }
-    let data = tail(&state.history.depth, spark.width as usize);
-    // The floor of 1 keeps an empty inbox flat rather than scaled to full height.
+    spark_right(
+        frame,
+        spark,
+        tail(&state.history.depth, spark.width as usize),
+        s.sparkline,
+    );
+}
+
+/// A sparkline whose newest value is at the right edge, however few values there are yet.
+pub(crate) fn spark_right(frame: &mut Frame, area: Rect, data: Vec<u64>, style: ratatui::style::Style) {
+    let width = (data.len() as u16).min(area.width);
+    let area = Rect {
+        x: area.right() - width,
+        width,
+        ..area
+    };
+    // The floor of 1 keeps an idle series flat rather than scaled to full height.
     let max = data.iter().copied().max().unwrap_or(0).max(1);
-    frame.render_widget(Sparkline::default().data(data).max(max).style(s.sparkline), spark);
+    frame.render_widget(Sparkline::default().data(data).max(max).style(style), area);
 }
 
 /// The last `n` values, oldest first.

@@ -42,9 +42,9 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
         Constraint::Length(plan.footer),
     ])
     .areas(area);
-    let [inbox_area, allocator_area] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(top);
-    let [batches_area, events_area] =
-        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(bottom);
+    let [inbox_area, allocator_area] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
+    let [batches_area, events_area] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
     header::draw(state, theme, frame, header_area);
     inbox::draw(state, theme, frame, inbox_area);
     allocator::draw(state, theme, frame, allocator_area);
