@@ -393,3 +393,14 @@ fn ticks_age_the_notice_away() {
     c.act(Action::Tick);
     assert!(c.state.current_notice().is_none());
 }
+
+#[test]
+fn a_read_only_processor_makes_the_console_read_only() {
+    let mut c = Console::running(false, 80, 24);
+    let mut s = snapshot();
+    s.config.read_only_api = true;
+    c.feed(s);
+    assert!(c.key(Key::Char('f')).is_empty());
+    assert!(notice(&c).contains("--read-only-api"), "{}", notice(&c));
+    assert!(c.text().contains("READ-ONLY"));
+}

@@ -287,6 +287,38 @@ fn failure(e: ClientError) -> ActionFailure {
 mod tests {
     use super::*;
 
+    fn snapshot(started_at: &str, last_event_id: u64) -> Snapshot {
+        let json = serde_json::json!({
+            "version": 1, "state": "running", "started_at": started_at, "uptime_s": 1.0,
+            "taken_at": started_at, "root": "/r",
+            "inbox": {"depth": 0, "bytes": 0, "oldest_age_s": 0.0},
+            "in_flight": {"messages": 0, "files": 0, "oldest_age_s": 0.0},
+            "retry": {"total": 0, "total_unfiltered": 0, "offset": 0, "limit": 0, "files": []},
+            "stuck": {"total": 0, "total_unfiltered": 0, "offset": 0, "limit": 0, "files": []},
+            "batches": [], "allocator": {"next_id": 1, "block_end": 1, "high_water": 1, "block_size": 1,
+                "db_max_id": 0, "resyncs": 0, "failures": 0, "last_error": null},
+            "counters": {"received": 0, "committed": 0, "duplicates": 0, "retried": 0, "stuck": 0,
+                "corrupt": 0, "batches": 0},
+            "config": {"batch_size": 1, "batch_age_ms": 1, "max_attempts": 1, "read_only_api": false},
+            "last_event_id": last_event_id,
+        });
+        serde_json::from_value(json).expect("a snapshot document")
+    }
+
+    #[test]
+    fn events_resume_after_the_last_seen_unless_the_processor_restarted() {
+        let mut resume = Resume::default();
+        assert_eq!(resume.from_snapshot(&snapshot("t1", 50)), 50);
+        resume.last_event_id = 60;
+        // Same processor, reconnected: nothing between 60 and its newest event is missed.
+        assert_eq!(resume.from_snapshot(&snapshot("t1", 80)), 60);
+        // Restarted: its ids start again, so resuming from 60 would skip its first events.
+        assert_eq!(resume.from_snapshot(&snapshot("t2", 5)), 5);
+        // Same start time but fewer events than seen is also a new processor.
+        resume.last_event_id = 40;
+        assert_eq!(resume.from_snapshot(&snapshot("t2", 3)), 3);
+    }
+
     #[test]
     fn backoff_doubles_to_its_ceiling_and_resets() {
         let mut b = Backoff::new(Duration::from_millis(250), Duration::from_secs(1));

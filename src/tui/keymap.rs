@@ -199,6 +199,11 @@ pub const BINDINGS: &[Binding] = &[
     bind(H, &[Char('q')], "q", K::Quit, "quit", None, false),
 ];
 
+/// Lines of the help overlay: Ctrl+C, then per context a blank line, a title and its keys.
+pub fn help_lines() -> usize {
+    1 + Context::ALL.len() * 2 + BINDINGS.len()
+}
+
 /// The binding of a key in a context.
 pub fn lookup(context: Context, key: Key) -> Option<&'static Binding> {
     BINDINGS

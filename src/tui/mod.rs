@@ -2,7 +2,7 @@
 //! kept current over its API. Plain-data state, one reducer, one view function per panel.
 
 pub mod action;
-mod app;
+pub mod app;
 pub mod conn;
 pub mod format;
 pub mod keymap;

@@ -296,6 +296,11 @@ impl State {
         (self.now_s - self.snapshot_at_s).max(0.0)
     }
 
+    /// Mutations are refused: `statmgr watch`, or a processor started with `--read-only-api`.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only || self.snapshot.as_ref().is_some_and(|s| s.config.read_only_api)
+    }
+
     pub fn is_connected(&self) -> bool {
         self.conn == Conn::Connected
     }

@@ -5,9 +5,11 @@ use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
-use crossterm::cursor::{Hide, Show};
+use crossterm::cursor::{Hide, MoveTo, Show};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
@@ -41,9 +43,24 @@ pub fn enter() -> io::Result<(Tui, Guard)> {
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         // Best effort: there is nowhere left to report a failure to restore.
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+        // Cleared and homed first: a terminal that resizes the alternate screen back to the
+        // main screen's size on the way out (tmux does) then has no lines to push into the
+        // main screen.
+        let _ = execute!(
+            io::stdout(),
+            Clear(ClearType::All),
+            MoveTo(0, 0),
+            LeaveAlternateScreen,
+            Show
+        );
         let _ = disable_raw_mode();
     }
+}
+
+/// False once the terminal was restored (by a panic in another thread, say): drawing then
+/// would write over the shell.
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::SeqCst)
 }
 
 fn install_panic_hook() {

@@ -130,9 +130,9 @@ fn on_event(state: &mut State, event: crate::api::wire::Event) {
         }
         _ => {}
     }
+    push_capped(&mut state.events, event, EVENT_TAIL);
     if state.events_scroll > 0 {
         // Keep the lines the operator is reading in place while new ones arrive.
-        state.events_scroll += 1;
+        state.events_scroll = (state.events_scroll + 1).min(state.events.len().saturating_sub(1));
     }
-    push_capped(&mut state.events, event, EVENT_TAIL);
 }

@@ -36,13 +36,15 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Command> {
 }
 
 fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
-    if binding.mutating && state.read_only {
+    if binding.mutating && state.is_read_only() {
+        let why = if state.read_only {
+            "in watch (use `statmgr console`)"
+        } else {
+            "by the processor (started with --read-only-api)"
+        };
         state.notify(
             Tone::Error,
-            format!(
-                "read-only: {} is disabled in watch (use `statmgr console`)",
-                binding.label
-            ),
+            format!("read-only: {} is disabled {why}", binding.label),
         );
         return Vec::new();
     }
@@ -308,7 +310,9 @@ fn on_help(state: &mut State, command: KeyCommand) -> Vec<Command> {
     match (command, state.overlay.as_mut()) {
         (KeyCommand::Quit, _) => state.quit = true,
         (KeyCommand::Back, _) => state.overlay = None,
-        (KeyCommand::Down, Some(Overlay::Help { scroll })) => *scroll = scroll.saturating_add(1),
+        (KeyCommand::Down, Some(Overlay::Help { scroll })) => {
+            *scroll = (*scroll + 1).min(keymap::help_lines() as u16)
+        }
         (KeyCommand::Up, Some(Overlay::Help { scroll })) => *scroll = scroll.saturating_sub(1),
         _ => {}
     }

@@ -12,9 +12,10 @@ use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::view::{panel, text};
 
-/// The database already holds ids the allocator is about to hand out.
+/// The database already holds ids the allocator is about to hand out (an allocator that has
+/// not reserved a block yet, next id 0, hands out nothing).
 pub fn conflict(a: &AllocatorInfo) -> bool {
-    a.db_max_id >= a.next_id
+    a.next_id > 0 && a.db_max_id >= a.next_id
 }
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {

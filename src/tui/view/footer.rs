@@ -29,7 +29,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let context = context(state);
     let hints: Vec<(&str, &str)> = if context == Context::Main {
         keymap::in_context(Context::Main)
-            .filter(|b| !(b.mutating && state.read_only))
+            .filter(|b| !(b.mutating && state.is_read_only()))
             .filter_map(|b| b.footer.map(|f| (b.label, f)))
             .collect()
     } else {

@@ -16,7 +16,7 @@ const BADGE: &str = " READ-ONLY ";
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     frame.render_widget(Paragraph::new("").style(s.header), area);
-    let badge_width = if state.read_only {
+    let badge_width = if state.is_read_only() {
         BADGE.len() as u16 + 1
     } else {
         0
@@ -33,7 +33,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     spans.extend(status(state, theme));
     let left = Rect::new(area.x, area.y, area.width.saturating_sub(badge_width), 1);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(s.header), left);
-    if state.read_only {
+    if state.is_read_only() {
         let right = Rect::new(area.right().saturating_sub(badge_width), area.y, badge_width, 1);
         frame.render_widget(
             Paragraph::new(Span::styled(BADGE, s.badge)).right_aligned(),

@@ -22,7 +22,7 @@ pub fn draw(state: &State, scroll: u16, theme: &Theme, frame: &mut Frame, area: 
         lines.push(Line::from(Span::styled(context.title(), s.title_focus)));
         for b in keymap::in_context(context) {
             let mut spans = vec![Span::styled(format!("{:<12}", b.label), s.key), Span::raw(b.help)];
-            if b.mutating && state.read_only {
+            if b.mutating && state.is_read_only() {
                 spans.push(Span::styled("  (read-only: disabled)", s.muted));
             }
             lines.push(Line::from(spans));
