@@ -142,7 +142,7 @@ fn hostile_text_in_the_detail_view_is_escaped() {
     c.api(ApiUpdate::Detail {
         kind: FileKind::Retry,
         name: name.clone(),
-        result: Ok(Box::new(detail(FileKind::Retry, summary, HOSTILE[1]))),
+        result: Ok(Box::new(detail_of(FileKind::Retry, summary, HOSTILE[1]))),
     });
     let buffer = c.screen(&theme("default"));
     assert_no_raw_controls(&buffer);
@@ -169,7 +169,7 @@ fn message(id: i64, machine: &str) -> Message {
 }
 
 /// The detail the server would send for `summary`, with messages from `machine`.
-fn detail(kind: FileKind, summary: FileSummary, machine: &str) -> FileDetail {
+fn detail_of(kind: FileKind, summary: FileSummary, machine: &str) -> FileDetail {
     FileDetail {
         kind,
         summary,
@@ -272,7 +272,7 @@ fn detail_view() {
     let summary = c.state.stuck.selected_file().expect("a selected file").clone();
     c.api(ApiUpdate::Detail {
         kind,
-        result: Ok(Box::new(detail(kind, summary, "WKS-0042"))),
+        result: Ok(Box::new(detail_of(kind, summary, "WKS-0042"))),
         name,
     });
     insta::assert_snapshot!(c.text());
@@ -325,4 +325,58 @@ fn typing_a_filter_shows_it_and_asks_the_server() {
     let text = c.text();
     assert!(text.contains("1-3 of 3"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+/// Regenerates `screenshots/*.svg` from the screens above (see screenshots/README.md):
+/// `cargo test --test console_screens -- --ignored regenerate_screenshots`
+#[test]
+#[ignore = "writes screenshots/: run on purpose"]
+fn regenerate_screenshots() {
+    use console_support::svg::{self, DARK, LIGHT};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots/");
+    let write = |name: &str, c: &Console, t: &Theme, term| {
+        let path = dir.join(format!("{name}.svg"));
+        std::fs::write(&path, svg::render(&c.screen(t), term)).expect("write the screenshot");
+    };
+    let default = theme("default");
+    let dashboard = Console::running(false, 120, 40);
+    write("dashboard", &dashboard, &default, DARK);
+    write("dashboard-light", &dashboard, &theme("light"), LIGHT);
+    write("dashboard-mono", &dashboard, &theme("mono"), DARK);
+    write(
+        "dashboard-80x24",
+        &Console::running(false, 80, 24),
+        &default,
+        DARK,
+    );
+    let mut watch = Console::running(true, 120, 40);
+    watch.key(Key::Char('r'));
+    write("watch-read-only", &watch, &default, DARK);
+    let mut confirm = Console::running(false, 120, 40);
+    confirm.key(Key::Tab);
+    confirm.key(Key::Char('r'));
+    write("confirm-requeue", &confirm, &default, DARK);
+    let mut detail = Console::running(false, 120, 40);
+    detail.key(Key::Tab);
+    detail.key(Key::Enter);
+    let summary = detail.state.stuck.selected_file().expect("a stuck file").clone();
+    detail.api(ApiUpdate::Detail {
+        kind: FileKind::Stuck,
+        name: summary.name.clone(),
+        result: Ok(Box::new(detail_of(FileKind::Stuck, summary, "WKS-0042"))),
+    });
+    write("detail", &detail, &default, DARK);
+    write("hostile-text", &hostile_console(), &default, DARK);
+    let mut down = Console::running(false, 120, 40);
+    down.api(ApiUpdate::Disconnected {
+        error: "connection refused (os error 111)".into(),
+        retry_in_s: 4.0,
+    });
+    down.now += 12.0;
+    down.act(Action::Tick);
+    write("disconnected", &down, &default, DARK);
+    let mut help = Console::running(false, 120, 50);
+    help.key(Key::Char('?'));
+    write("help", &help, &default, DARK);
 }

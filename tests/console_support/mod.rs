@@ -2,6 +2,8 @@
 //! task feeds them, and whole screens rendered on ratatui's TestBackend.
 #![allow(dead_code)]
 
+pub mod svg;
+
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
