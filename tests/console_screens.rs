@@ -380,3 +380,32 @@ fn regenerate_screenshots() {
     help.key(Key::Char('?'));
     write("help", &help, &default, DARK);
 }
+
+#[test]
+fn absurd_numbers_from_a_server_never_panic() {
+    let mut c = Console::running(false, 80, 24);
+    let mut s = snapshot();
+    s.retry.total = u64::MAX;
+    s.retry.offset = u64::MAX - 3;
+    s.retry.files[0].age_s = -5.0;
+    s.retry.files[0].next_attempt_in_s = Some(f64::MAX);
+    s.allocator.block_end = i64::MIN;
+    s.allocator.next_id = i64::MIN;
+    s.allocator.db_max_id = i64::MAX;
+    s.inbox.bytes = u64::MAX;
+    s.uptime_s = -1.0;
+    s.batches[0].first_record_id = Some(i64::MIN);
+    c.feed(s);
+    for key in [
+        Key::Char('G'),
+        Key::Char('j'),
+        Key::PageUp,
+        Key::Char('k'),
+        Key::Char('g'),
+        Key::Enter,
+    ] {
+        c.key(key);
+        let text = c.text();
+        assert!(text.contains("Retry") && text.contains("q quit"), "{text}");
+    }
+}

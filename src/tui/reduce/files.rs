@@ -15,8 +15,8 @@ pub fn select(list: &mut FileList, index: u64, rows: u64) {
     list.selected = index.min(total.saturating_sub(1));
     if list.selected < list.top {
         list.top = list.selected;
-    } else if list.selected >= list.top + rows {
-        list.top = list.selected + 1 - rows;
+    } else if list.selected >= list.top.saturating_add(rows) {
+        list.top = list.selected.saturating_add(1).saturating_sub(rows);
     }
     list.top = list.top.min(total.saturating_sub(rows));
     follow_window(list, rows);
@@ -34,10 +34,13 @@ pub fn move_by(list: &mut FileList, delta: i64, rows: u64) {
 /// Asks for a new window when the visible rows leave the one asked for.
 fn follow_window(list: &mut FileList, rows: u64) {
     let start = list.query.offset;
-    let end = start + list.query.limit;
-    let visible_end = (list.top + rows).min(list.total().max(list.top + 1));
+    let end = start.saturating_add(list.query.limit);
+    let visible_end = list
+        .top
+        .saturating_add(rows)
+        .min(list.total().max(list.top.saturating_add(1)));
     if list.top < start || visible_end > end {
-        list.query.offset = (list.top + rows / 2).saturating_sub(WINDOW / 2);
+        list.query.offset = list.top.saturating_add(rows / 2).saturating_sub(WINDOW / 2);
         list.query.limit = WINDOW;
     }
 }

@@ -40,7 +40,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             Span::styled("next id ", s.label),
             Span::styled(format::id(a.next_id), s.value),
             Span::styled("  reserved to ", s.label),
-            Span::styled(format::id(a.block_end - 1), s.value),
+            Span::styled(format::id(a.block_end.saturating_sub(1)), s.value),
         ]),
         Line::from(vec![
             Span::styled("high-water ", s.label),

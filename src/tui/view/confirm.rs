@@ -111,7 +111,7 @@ fn resync(a: &crate::api::wire::AllocatorInfo, width: usize, theme: &Theme) -> V
         format!(
             "drops its reserved block {}-{} and reserves a new one above the",
             format::id(a.next_id),
-            format::id(a.block_end - 1)
+            format::id(a.block_end.saturating_sub(1))
         ),
         "database's max id. Ids are never handed out twice; skipped ids are not reused.".into(),
         String::new(),

@@ -10,6 +10,7 @@ use ratatui::Frame;
 use crate::api::wire::{FileKind, FileSummary, SortKey};
 use crate::tui::format;
 use crate::tui::layout::file_rows;
+use crate::tui::sanitize;
 use crate::tui::state::{FileList, Focus, State};
 use crate::tui::theme::Theme;
 use crate::tui::view::{focused, panel, text};
@@ -20,8 +21,22 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     let list = state.shown_list();
     let has_focus = focused(state, Focus::Retry) || focused(state, Focus::Stuck);
-    let block = panel(tabs(state, theme), has_focus, theme)
-        .title_top(Line::from(position(list, state, theme)).right_aligned());
+    let tabs = tabs(state, theme);
+    // The position gives way to the tabs: first the sort goes, then it is cut.
+    let room = (area.width as usize).saturating_sub(span_width(&tabs) + 6);
+    let mut position = position(list, state, theme);
+    if span_width(&position) > room {
+        position.remove(0);
+    }
+    let position = match position.pop() {
+        Some(range) if span_width(&position) + sanitize::width(&range.content) > room => {
+            let cut = room.saturating_sub(span_width(&position));
+            text::spans(&range.content, cut, range.style, theme)
+        }
+        Some(range) => position.into_iter().chain([range]).collect(),
+        None => position,
+    };
+    let block = panel(tabs, has_focus, theme).title_top(Line::from(position).right_aligned());
     let block = match list.filter_text() {
         Some(f) if list.filter_edit.is_some() || !f.is_empty() => {
             let mut spans = vec![Span::styled(" / ", s.key), Span::styled("filter: ", s.label)];
@@ -77,6 +92,10 @@ fn sort_name(key: SortKey) -> &'static str {
     }
 }
 
+fn span_width(spans: &[Span]) -> usize {
+    spans.iter().map(|s| sanitize::width(&s.content)).sum()
+}
+
 fn position(list: &FileList, state: &State, theme: &Theme) -> Vec<Span<'static>> {
     let s = &theme.styles;
     let arrow = if list.query.desc { "↓" } else { "↑" };
@@ -87,10 +106,10 @@ fn position(list: &FileList, state: &State, theme: &Theme) -> Vec<Span<'static>>
     } else if total == 0 {
         "0 files ".to_string()
     } else {
-        let last = (list.top + file_rows(state.screen)).min(total);
+        let last = list.top.saturating_add(file_rows(state.screen)).min(total);
         format!(
             "{}-{} of {} ",
-            format::count(list.top + 1),
+            format::count(list.top.saturating_add(1)),
             format::count(last),
             format::count(total)
         )
@@ -123,7 +142,7 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
     )
     .style(s.table_header);
     let aged = state.snapshot_age_s();
-    let rows: Vec<Row> = (list.top..(list.top + rows_shown).min(list.total()))
+    let rows: Vec<Row> = (list.top..list.top.saturating_add(rows_shown).min(list.total()))
         .map(|i| match list.row(i) {
             Some(f) => file_row(f, &widths, aged, theme),
             None => Row::new([Cell::from(Span::styled("…", s.muted))]),
@@ -140,7 +159,8 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
         .row_highlight_style(highlight)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
-    let mut table_state = TableState::default().with_selected(Some((list.selected - list.top) as usize));
+    let mut table_state =
+        TableState::default().with_selected(Some(list.selected.saturating_sub(list.top) as usize));
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
