@@ -77,9 +77,10 @@ impl Field {
     pub(super) fn unknown(name: &str) -> String {
         let guess = ALL
             .into_iter()
-            .find(|field| edit_distance(name, field.name()) <= 2);
+            .map(|field| (edit_distance(name, field.name()), field))
+            .min_by_key(|&(distance, _)| distance);
         match guess {
-            Some(field) if name.len() > 2 => {
+            Some((distance, field)) if distance <= 2 && name.len() > 2 => {
                 format!(
                     "unknown field {} (did you mean \"{}\"?)",
                     quote(name),
