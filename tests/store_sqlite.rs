@@ -6,9 +6,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use statmgr::processor::sqlite::{SqliteReader, SqliteStore, SCHEMA_VERSION};
-use statmgr::processor::store::{BatchSource, KeyBlock, Store, StoreError};
-use support::{bare, commit, count, keyed, message, totals, uids, TestDb};
+use statmgr::processor::sqlite::{SqliteStore, SCHEMA_VERSION};
+use statmgr::processor::store::{BatchSource, Store, StoreError};
+use support::{bare, commit, keyed, message, totals, uids, TestDb};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -22,7 +22,7 @@ fn schema_sql(conn: &rusqlite::Connection) -> Vec<String> {
 
 #[test]
 fn schema_is_created_once_and_reopening_changes_nothing() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("a")]).expect("commit");
     let before = schema_sql(&db.raw());
@@ -59,7 +59,7 @@ fn schema_is_created_once_and_reopening_changes_nothing() {
 
 #[test]
 fn database_from_a_newer_statmgr_is_refused() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     drop(db.open(WAIT));
     db.raw()
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
@@ -74,7 +74,7 @@ fn database_from_a_newer_statmgr_is_refused() {
 
 #[test]
 fn committed_batch_reads_back_column_for_column() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     let messages = [message("full"), bare("bare")];
     let committed = store
@@ -204,7 +204,7 @@ fn committed_batch_reads_back_column_for_column() {
 
 #[test]
 fn duplicate_uid_within_and_across_batches_is_stored_once() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     let first = commit(&mut store, 1, &[message("a"), message("b"), message("a")]).expect("first");
     assert_eq!((first.inserted, first.duplicates), (2, 1));
@@ -236,7 +236,7 @@ fn duplicate_uid_within_and_across_batches_is_stored_once() {
 
 #[test]
 fn same_uid_under_the_same_record_id_is_a_duplicate_not_a_conflict() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("a")]).expect("first");
     let again = commit(&mut store, 1, &[message("a")]).expect("replayed with the same key");
@@ -245,7 +245,7 @@ fn same_uid_under_the_same_record_id_is_a_duplicate_not_a_conflict() {
 
 #[test]
 fn record_id_used_by_another_writer_is_a_key_conflict_and_nothing_remains() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("mine")]).expect("first");
     let conn = db.raw();
@@ -267,7 +267,7 @@ fn record_id_used_by_another_writer_is_a_key_conflict_and_nothing_remains() {
 
 #[test]
 fn orphan_child_rows_make_their_record_id_a_key_conflict() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     let conn = db.raw();
     conn.execute_batch(
@@ -294,7 +294,7 @@ fn orphan_child_rows_make_their_record_id_a_key_conflict() {
 
 #[test]
 fn trigger_rejecting_a_message_is_permanent_and_commits_nothing() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("warm the statement cache")]).expect("first");
     let conn = db.raw();
@@ -320,7 +320,7 @@ fn trigger_rejecting_a_message_is_permanent_and_commits_nothing() {
 
 #[test]
 fn write_lock_held_elsewhere_is_transient_after_the_busy_timeout() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let timeout = Duration::from_millis(100);
     let mut store = db.open(timeout);
     commit(&mut store, 1, &[message("a")]).expect("first");
@@ -345,92 +345,4 @@ fn write_lock_held_elsewhere_is_transient_after_the_busy_timeout() {
 
     holder.execute_batch("ROLLBACK").expect("unlock");
     commit(&mut store, 2, &[message("b")]).expect("commits once the lock is gone");
-}
-
-#[test]
-fn reserved_blocks_rise_honour_at_least_and_survive_reopening() {
-    let db = TestDb::new();
-    let mut store = db.open(WAIT);
-    assert_eq!(store.high_water(), Ok(0));
-    assert_eq!(store.reserve_block(1, 100), Ok(KeyBlock { start: 1, end: 101 }));
-    assert_eq!(store.reserve_block(0, 100), Ok(KeyBlock { start: 101, end: 201 }));
-    assert_eq!(
-        store.reserve_block(500, 10),
-        Ok(KeyBlock { start: 500, end: 510 })
-    );
-    assert_eq!(
-        store.reserve_block(505, 10),
-        Ok(KeyBlock { start: 510, end: 520 })
-    );
-    drop(store);
-
-    let mut store = db.open(WAIT);
-    assert_eq!(store.high_water(), Ok(520));
-    let row: (i64, i64) = db
-        .raw()
-        .query_row("SELECT high_water, block_size FROM allocator", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .expect("row");
-    assert_eq!(row, (520, 10));
-    let err = store.reserve_block(i64::MAX - 5, 10).expect_err("overflow");
-    assert!(
-        matches!(&err, StoreError::Permanent(why) if why.contains("record id space exhausted")),
-        "{err:?}"
-    );
-    assert!(matches!(store.reserve_block(0, 0), Err(StoreError::Permanent(_))));
-    assert_eq!(store.high_water(), Ok(520));
-    assert_eq!(store.reserve_block(0, 5), Ok(KeyBlock { start: 520, end: 525 }));
-}
-
-#[test]
-fn max_record_id_sees_every_message_table_including_orphans() {
-    let db = TestDb::new();
-    let mut store = db.open(WAIT);
-    let reader = SqliteReader::open(&db.path, WAIT).expect("reader");
-    assert_eq!(
-        (
-            store.max_record_id(),
-            reader.max_record_id(),
-            reader.count_messages()
-        ),
-        (Ok(0), Ok(0), Ok(0))
-    );
-    commit(&mut store, 5, &[message("a"), bare("b")]).expect("commit");
-    assert_eq!(
-        (
-            store.max_record_id(),
-            reader.max_record_id(),
-            reader.count_messages()
-        ),
-        (Ok(6), Ok(6), Ok(2))
-    );
-    let conn = db.raw();
-    conn.execute("INSERT INTO status_message_insstrs VALUES (50, 0, 'orphan')", [])
-        .expect("orphan");
-    assert_eq!((store.max_record_id(), reader.max_record_id()), (Ok(50), Ok(50)));
-    conn.execute(
-        "INSERT INTO status_message_attributes VALUES (70, 0, 'orphan')",
-        [],
-    )
-    .expect("orphan");
-    assert_eq!(
-        (
-            store.max_record_id(),
-            reader.max_record_id(),
-            reader.count_messages()
-        ),
-        (Ok(70), Ok(70), Ok(2))
-    );
-    assert_eq!(count(&conn, "status_messages"), 2);
-}
-
-#[test]
-fn reader_never_creates_a_database() {
-    let db = TestDb::new();
-    assert!(SqliteReader::open(&db.path, WAIT).is_err());
-    assert!(!db.path.exists());
-    drop(db.open(WAIT));
-    let reader = SqliteReader::open(&db.path, WAIT).expect("reader");
-    assert_eq!(reader.count_messages(), Ok(0));
 }

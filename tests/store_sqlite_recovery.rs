@@ -54,7 +54,7 @@ fn transient(result: Result<impl std::fmt::Debug, StoreError>) -> String {
 
 #[test]
 fn read_only_files_are_transient_and_the_store_recovers_when_writable_again() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("before")]).expect("first");
     // Not the -shm: it is memory-mapped, and a mapped file made immutable kills the
@@ -82,7 +82,7 @@ fn read_only_files_are_transient_and_the_store_recovers_when_writable_again() {
 
 #[test]
 fn database_moved_away_is_transient_and_moving_it_back_recovers() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("a")]).expect("first");
     let aside = db.dir.path().join("aside.db");
@@ -101,7 +101,7 @@ fn database_moved_away_is_transient_and_moving_it_back_recovers() {
 
 #[test]
 fn database_replaced_while_open_receives_the_next_commits() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("a")]).expect("first");
     // An operator restores a backup taken now by renaming it over the live file.
@@ -121,7 +121,7 @@ fn database_replaced_while_open_receives_the_next_commits() {
 
 #[test]
 fn database_deleted_while_open_is_transient_and_never_recreated() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(WAIT);
     commit(&mut store, 1, &[message("a")]).expect("first");
     std::fs::remove_file(&db.path).expect("delete");
@@ -129,4 +129,13 @@ fn database_deleted_while_open_is_transient_and_never_recreated() {
     transient(store.max_record_id());
     transient(store.high_water());
     assert!(!db.path.exists());
+
+    // An empty file in its place is not taken for a new database either.
+    std::fs::write(&db.path, b"").expect("empty file");
+    let why = transient(commit(&mut store, 2, &[message("b")]));
+    assert!(why.contains("no statmgr schema"), "{why}");
+    let tables: i64 = raw(&db.path)
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(tables, 0);
 }

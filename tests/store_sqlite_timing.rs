@@ -17,7 +17,7 @@ const ROUNDS: usize = 20;
 #[test]
 #[ignore = "a timing measurement; run on demand with --ignored --nocapture"]
 fn commit_1000_message_batch_timing() {
-    let db = TestDb::new();
+    let db = TestDb::temp();
     let mut store = db.open(Duration::from_secs(5));
     let mut times = Vec::with_capacity(ROUNDS);
     let mut next_id = 1;

@@ -66,7 +66,7 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    pub fn new() -> TestDb {
+    pub fn temp() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("statmgr.db");
         TestDb { dir, path }

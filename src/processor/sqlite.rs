@@ -144,10 +144,51 @@ impl SqliteStore {
         let identity = FileIdentity::of(&self.path)?;
         let mut conn = schema::connect(&self.path, self.busy_timeout, Create::No)
             .map_err(|err| with_context("reopen", err))?;
+        // An empty file put in its place would otherwise get a fresh schema, and with it
+        // the loss of every uid stored so far (duplicates would no longer be caught).
+        if schema::version(&conn).map_err(|err| classify_with(&err, Some(self.busy_timeout)))? == 0 {
+            return Err(StoreError::Transient(format!(
+                "reopen: {} has no statmgr schema (an empty or foreign file replaced the database); \
+                 restore the database",
+                self.path.display()
+            )));
+        }
         schema::migrate(&mut conn, self.busy_timeout).map_err(|err| with_context("reopen", err))?;
         self.identity = Some(identity);
         tracing::info!(path = %self.path.display(), "database connection reopened");
         Ok(conn)
+    }
+
+    /// A passive checkpoint, and a truncating one when the WAL grew past its limit
+    /// (readers kept earlier checkpoints from resetting it).
+    fn checkpoint_wal(&mut self) -> Result<(), StoreError> {
+        self.run("checkpoint the WAL", Access::Read, |conn| {
+            Ok(checkpoint(conn, "PASSIVE")?)
+        })?;
+        let wal = self.wal_path();
+        let size = match std::fs::metadata(&wal) {
+            Ok(metadata) => metadata.len(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => {
+                return Err(StoreError::Transient(format!(
+                    "cannot read the size of {}: {err}",
+                    wal.display()
+                )))
+            }
+        };
+        if size <= self.wal_limit {
+            return Ok(());
+        }
+        let (limit, timeout) = (self.wal_limit, format_duration(self.busy_timeout));
+        if self.run("truncate the WAL", Access::Read, |conn| {
+            Ok(checkpoint(conn, "TRUNCATE")?)
+        })? {
+            return Ok(());
+        }
+        Err(StoreError::Transient(format!(
+            "the WAL is {size} bytes, over its {limit}-byte limit, and readers kept it from being \
+             truncated for {timeout}"
+        )))
     }
 
     fn wal_path(&self) -> PathBuf {
@@ -274,35 +315,12 @@ impl Store for SqliteStore {
     }
 
     fn maintain(&mut self) -> Result<(), StoreError> {
-        self.run("checkpoint the WAL", Access::Read, |conn| {
-            checkpoint(conn, "PASSIVE")?;
-            Ok(())
-        })?;
-        let wal = self.wal_path();
-        let size = match std::fs::metadata(&wal) {
-            Ok(metadata) => metadata.len(),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => {
-                return Err(StoreError::Transient(format!(
-                    "cannot read the size of {}: {err}",
-                    wal.display()
-                )))
+        // Housekeeping never fails a batch: whatever went wrong is retried next time.
+        self.checkpoint_wal().map_err(|err| match err {
+            StoreError::Transient(why) | StoreError::Permanent(why) | StoreError::KeyConflict(why) => {
+                StoreError::Transient(why)
             }
-        };
-        if size <= self.wal_limit {
-            return Ok(());
-        }
-        let (limit, timeout) = (self.wal_limit, format_duration(self.busy_timeout));
-        let complete = self.run("truncate the WAL", Access::Read, |conn| {
-            Ok(checkpoint(conn, "TRUNCATE")?)
-        })?;
-        if complete {
-            return Ok(());
-        }
-        Err(StoreError::Transient(format!(
-            "the WAL is {size} bytes, over its {limit}-byte limit, and readers kept it from being \
-             truncated for {timeout}"
-        )))
+        })
     }
 }
 
