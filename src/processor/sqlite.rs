@@ -79,9 +79,16 @@ impl SqliteStore {
         // A transaction left open (its rollback failed) would make every later BEGIN fail.
         let stuck_in_transaction = !conn.is_autocommit();
         match result {
-            Ok(value) if access == Access::Write => {
-                self.check_identity().map_err(|err| with_context(what, err))?;
-                Ok(value)
+            Ok(_) if access == Access::Write && self.file_replaced() => {
+                self.close_replaced();
+                Err(with_context(
+                    what,
+                    StoreError::Transient(format!(
+                        "the database file {} was replaced while this was written to the old file; \
+                         it will be written again",
+                        self.path.display()
+                    )),
+                ))
             }
             Ok(value) => Ok(value),
             Err(fail) => {
@@ -93,10 +100,11 @@ impl SqliteStore {
         }
     }
 
-    /// The open connection, after making sure it still has the file at `path` open.
+    /// The open connection, after making sure it still has the file at `path` open;
+    /// otherwise it opens whatever file is there now (never creating one).
     fn connection(&mut self) -> Result<&mut Connection, StoreError> {
-        if self.conn.is_some() {
-            self.check_identity()?;
+        if self.conn.is_some() && self.file_replaced() {
+            self.close_replaced();
         }
         let conn = match self.conn.take() {
             Some(conn) => conn,
@@ -105,21 +113,24 @@ impl SqliteStore {
         Ok(self.conn.insert(conn))
     }
 
-    /// Closes the connection if `path` is no longer the file it has open; the next call
-    /// opens whatever file is there now (never creating one).
-    fn check_identity(&mut self) -> Result<(), StoreError> {
-        let current = FileIdentity::of(&self.path);
-        if current.as_ref().ok() == self.identity.as_ref() {
-            return Ok(());
+    fn file_replaced(&self) -> bool {
+        FileIdentity::of(&self.path).ok() != self.identity
+    }
+
+    /// SQLite does not checkpoint a moved file's WAL on close, and leaves it at
+    /// `path`-wal, where a connection to the new file would replay the old file's pages
+    /// into it. So the WAL is emptied into the old file first.
+    fn close_replaced(&mut self) {
+        if let Some(conn) = &self.conn {
+            match checkpoint(conn, "TRUNCATE") {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("the replaced database's WAL could not be emptied: readers hold it")
+                }
+                Err(err) => tracing::warn!("the replaced database's WAL could not be emptied: {err}"),
+            }
         }
-        // Closing first lets SQLite checkpoint and remove the old file's WAL before a new
-        // connection could mistake it for the new file's.
         self.close("because its file was renamed, deleted or replaced");
-        current?;
-        Err(StoreError::Transient(format!(
-            "the database file {} was replaced while open; the operation will be tried again on the new file",
-            self.path.display()
-        )))
     }
 
     fn close(&mut self, why: &str) {
@@ -130,12 +141,54 @@ impl SqliteStore {
     }
 
     fn reconnect(&mut self) -> Result<Connection, StoreError> {
+        let identity = FileIdentity::of(&self.path)?;
         let mut conn = schema::connect(&self.path, self.busy_timeout, Create::No)
             .map_err(|err| with_context("reopen", err))?;
+        // An empty file put in its place would otherwise get a fresh schema, and with it
+        // the loss of every uid stored so far (duplicates would no longer be caught).
+        if schema::version(&conn).map_err(|err| classify_with(&err, Some(self.busy_timeout)))? == 0 {
+            return Err(StoreError::Transient(format!(
+                "reopen: {} has no statmgr schema (an empty or foreign file replaced the database); \
+                 restore the database",
+                self.path.display()
+            )));
+        }
         schema::migrate(&mut conn, self.busy_timeout).map_err(|err| with_context("reopen", err))?;
-        self.identity = Some(FileIdentity::of(&self.path)?);
+        self.identity = Some(identity);
         tracing::info!(path = %self.path.display(), "database connection reopened");
         Ok(conn)
+    }
+
+    /// A passive checkpoint, and a truncating one when the WAL grew past its limit
+    /// (readers kept earlier checkpoints from resetting it).
+    fn checkpoint_wal(&mut self) -> Result<(), StoreError> {
+        self.run("checkpoint the WAL", Access::Read, |conn| {
+            Ok(checkpoint(conn, "PASSIVE")?)
+        })?;
+        let wal = self.wal_path();
+        let size = match std::fs::metadata(&wal) {
+            Ok(metadata) => metadata.len(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => {
+                return Err(StoreError::Transient(format!(
+                    "cannot read the size of {}: {err}",
+                    wal.display()
+                )))
+            }
+        };
+        if size <= self.wal_limit {
+            return Ok(());
+        }
+        let (limit, timeout) = (self.wal_limit, format_duration(self.busy_timeout));
+        if self.run("truncate the WAL", Access::Read, |conn| {
+            Ok(checkpoint(conn, "TRUNCATE")?)
+        })? {
+            return Ok(());
+        }
+        Err(StoreError::Transient(format!(
+            "the WAL is {size} bytes, over its {limit}-byte limit, and readers kept it from being \
+             truncated for {timeout}"
+        )))
     }
 
     fn wal_path(&self) -> PathBuf {
@@ -254,42 +307,20 @@ impl Store for SqliteStore {
         source_file: Option<&str>,
     ) -> Result<Committed, StoreError> {
         let started = Instant::now();
-        let what = format!("commit a batch of {} messages", rows.len());
+        let plural = if rows.len() == 1 { "" } else { "s" };
+        let what = format!("commit a batch of {} message{plural}", rows.len());
         self.run(&what, Access::Write, |conn| {
             write::commit_batch(conn, rows, source, source_file, started)
         })
     }
 
     fn maintain(&mut self) -> Result<(), StoreError> {
-        self.run("checkpoint the WAL", Access::Read, |conn| {
-            checkpoint(conn, "PASSIVE")?;
-            Ok(())
-        })?;
-        let wal = self.wal_path();
-        let size = match std::fs::metadata(&wal) {
-            Ok(metadata) => metadata.len(),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => {
-                return Err(StoreError::Transient(format!(
-                    "cannot read the size of {}: {err}",
-                    wal.display()
-                )))
+        // Housekeeping never fails a batch: whatever went wrong is retried next time.
+        self.checkpoint_wal().map_err(|err| match err {
+            StoreError::Transient(why) | StoreError::Permanent(why) | StoreError::KeyConflict(why) => {
+                StoreError::Transient(why)
             }
-        };
-        if size <= self.wal_limit {
-            return Ok(());
-        }
-        let (limit, timeout) = (self.wal_limit, format_duration(self.busy_timeout));
-        let complete = self.run("truncate the WAL", Access::Read, |conn| {
-            Ok(checkpoint(conn, "TRUNCATE")?)
-        })?;
-        if complete {
-            return Ok(());
-        }
-        Err(StoreError::Transient(format!(
-            "the WAL is {size} bytes, over its {limit}-byte limit, and readers kept it from being \
-             truncated for {timeout}"
-        )))
+        })
     }
 }
 

@@ -37,7 +37,9 @@ pub(super) fn classify_with(err: &rusqlite::Error, busy_timeout: Option<Duration
             "the disk or the database is full ({detail}); free space on the volume"
         )),
         ffi::SQLITE_IOERR => StoreError::Transient(format!(
-            "disk I/O error on the database ({detail}; extended code {ext}); check the disk and the file"
+            "disk I/O error while {} the database or its WAL (SQLite code {ext}); check the disk, \
+             the file system and the file's permissions and attributes",
+            io_activity(ext)
         )),
         ffi::SQLITE_READONLY => StoreError::Transient(readonly_text(ext, detail)),
         ffi::SQLITE_CANTOPEN => StoreError::Transient(format!(
@@ -92,6 +94,24 @@ fn busy_text(ext: i32, busy_timeout: Option<Duration>) -> String {
             "database is locked (another connection wrote since this read began); retry".to_string()
         }
         _ => format!("database is locked (another connection holds it; {waited})"),
+    }
+}
+
+fn io_activity(ext: i32) -> &'static str {
+    match ext {
+        ffi::SQLITE_IOERR_READ | ffi::SQLITE_IOERR_SHORT_READ => "reading",
+        ffi::SQLITE_IOERR_WRITE => "writing",
+        ffi::SQLITE_IOERR_FSYNC | ffi::SQLITE_IOERR_DIR_FSYNC => "syncing",
+        ffi::SQLITE_IOERR_TRUNCATE => "truncating",
+        ffi::SQLITE_IOERR_LOCK
+        | ffi::SQLITE_IOERR_RDLOCK
+        | ffi::SQLITE_IOERR_UNLOCK
+        | ffi::SQLITE_IOERR_CHECKRESERVEDLOCK => "locking",
+        ffi::SQLITE_IOERR_SHMOPEN | ffi::SQLITE_IOERR_SHMSIZE | ffi::SQLITE_IOERR_SHMMAP => {
+            "mapping the shared memory of"
+        }
+        ffi::SQLITE_IOERR_NOMEM => "allocating memory for",
+        _ => "accessing",
     }
 }
 

@@ -115,14 +115,14 @@ pub(super) fn connect(path: &Path, busy_timeout: Duration, create: Create) -> Re
 /// (one read, no write lock).
 pub(super) fn migrate(conn: &mut Connection, busy_timeout: Duration) -> Result<(), StoreError> {
     let classify = |err: rusqlite::Error| classify_with(&err, Some(busy_timeout));
-    if check_version(user_version(conn).map_err(classify)?)? == SCHEMA_VERSION {
+    if check_version(version(conn).map_err(classify)?)? == SCHEMA_VERSION {
         return Ok(());
     }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(classify)?;
     // Read again under the write lock: another process may have migrated meanwhile.
-    let current = check_version(user_version(&tx).map_err(classify)?)?;
+    let current = check_version(version(&tx).map_err(classify)?)?;
     for (version, sql) in (0i64..)
         .zip(MIGRATIONS)
         .skip_while(|(version, _)| *version < current)
@@ -139,7 +139,7 @@ pub(super) fn migrate(conn: &mut Connection, busy_timeout: Duration) -> Result<(
     tx.commit().map_err(classify)
 }
 
-fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
 }
 
