@@ -84,6 +84,9 @@ pub fn due_from_header(next_attempt_ms: u64, now: Instant, max: Duration) -> Ins
     now + wait
 }
 
+/// Files new in a directory (with their headers), and names that vanished from it.
+pub type DirChanges = (Vec<(String, retry_file::RetryHeader)>, Vec<String>);
+
 /// Brings `retry/` (or `stuck/`) and the in-memory view in line with the directory:
 /// new files are read (header only), vanished ones forgotten, unreadable ones moved to
 /// `corrupt/`. Returns the names that are new.
@@ -92,7 +95,7 @@ pub fn sync_dir(
     telemetry: &Telemetry,
     kind: FileKind,
     known: &HashSet<String>,
-) -> Result<(Vec<(String, retry_file::RetryHeader)>, Vec<String>), std::io::Error> {
+) -> Result<DirChanges, std::io::Error> {
     let dir = match kind {
         FileKind::Retry => &dirs.retry,
         FileKind::Stuck => &dirs.stuck,

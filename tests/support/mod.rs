@@ -31,15 +31,13 @@ impl Proc {
             .append(true)
             .open(&log)
             .unwrap();
-        let mut args = vec![
-            "run",
-            "--root",
-            root.to_str().unwrap(),
-            "--batch-age",
-            "50",
-            "--rescan",
-            "300",
-        ];
+        let mut args = vec!["run", "--root", root.to_str().unwrap()];
+        // Fast test timings, unless the test sets its own.
+        for (flag, value) in [("--batch-age", "50"), ("--rescan", "300")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
         args.extend_from_slice(extra);
         let child = Command::new(bin())
             .args(&args)
@@ -49,7 +47,7 @@ impl Proc {
             .stderr(log_file)
             .spawn()
             .expect("start statmgr run");
-        let p = Proc {
+        let mut p = Proc {
             child,
             root: root.to_path_buf(),
             log,
@@ -58,14 +56,21 @@ impl Proc {
         p
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let pid = self.child.id().to_string();
         let lock = self.root.join("statmgr.lock");
+        let (child, log, root) = (&mut self.child, &self.log, &self.root);
         wait_for(Duration::from_secs(20), "the processor to start", || {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!(
+                    "the processor exited at start ({st}): {}",
+                    fs::read_to_string(log).unwrap_or_default()
+                );
+            }
             fs::read_to_string(&lock)
                 .map(|s| s.trim() == pid)
                 .unwrap_or(false)
-                && self.root.join("statmgr.db").exists()
+                && root.join("statmgr.db").exists()
         });
         // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));

@@ -162,7 +162,7 @@ fn schema_missing(detail: &str) -> bool {
 
 pub(super) fn format_duration(duration: Duration) -> String {
     let ms = duration.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
