@@ -2,4 +2,5 @@
 
 pub mod client;
 pub mod query;
+pub mod server;
 pub mod wire;
