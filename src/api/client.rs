@@ -124,6 +124,14 @@ impl Target {
         Ok(Target { url, token, origin })
     }
 
+    /// The same target with the token read from `path` (`--token-file` beside `--root`).
+    pub fn with_token_file(self, path: &Path) -> Result<Target, ClientError> {
+        Ok(Target {
+            token: Some(read_token(path)?),
+            ..self
+        })
+    }
+
     /// `--url URL [--token-file F]`.
     pub fn from_url(url: &str, token_file: Option<&PathBuf>) -> Result<Target, ClientError> {
         let url = base_url(url, "--url")?;
