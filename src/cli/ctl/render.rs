@@ -50,12 +50,16 @@ fn next_attempt(f: &FileSummary) -> String {
 }
 
 fn file_line(f: &FileSummary, escape: Escape) -> String {
+    // Stuck files have no next attempt: only an operator's requeue moves them.
+    let next = match f.next_attempt_in_s {
+        Some(_) => format!(", next {}", next_attempt(f)),
+        None => String::new(),
+    };
     format!(
-        "{}  {}, {}, next {}: {}",
+        "{}  {}, {}{next}: {}",
         escape(&f.name),
         plural(f.messages, "message", "messages"),
         plural(u64::from(f.attempts), "attempt", "attempts"),
-        next_attempt(f),
         escape(&f.last_error)
     )
 }
