@@ -232,8 +232,7 @@ async fn a_non_loopback_address_is_refused_unless_public() {
     };
     let err = server::start(h.handle.clone(), opts, CancellationToken::new())
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let text = err.to_string();
     assert!(matches!(err, statmgr::error::Error::Config(_)), "{text}");
     assert!(

@@ -6,6 +6,7 @@ mod api_harness;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use api_harness::Harness;
 use statmgr::api::client::ClientError;
@@ -127,6 +128,11 @@ async fn a_link_planted_in_retry_is_refused_never_followed() {
     }
     assert_eq!(tree(h.dir.path()), before);
     assert_eq!(fs::read(&outside).unwrap(), b"not yours");
+    assert_eq!(
+        h.requeues_seen.load(Ordering::SeqCst),
+        0,
+        "the server refused the links itself"
+    );
     h.stop().await;
 }
 

@@ -1,5 +1,12 @@
 //! The API server inside `statmgr run`: binds (loopback unless told otherwise), publishes
 //! `<root>/control/endpoint` and `token`, serves HTTP/1 until shutdown, then withdraws.
+//!
+//! Routes (every one behind the `Host` check, 403; errors are `wire::ApiError`):
+//! `GET /api/v1/snapshot` (query parameters: see `api::query`), `GET /api/v1/retry/{name}`
+//! and `/api/v1/stuck/{name}` (`offset`, `limit` of its messages), `GET /api/v1/events`
+//! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`;
+//! with `Authorization: Bearer <token>`: `POST /api/v1/pause`, `resume`, `flush`, `resync`,
+//! `/api/v1/retry/{name}/requeue` (optional body `wire::RequeueRequest`, for retry and stuck files).
 
 mod auth;
 mod failure;
@@ -41,6 +48,7 @@ const MAX_CONNECTIONS: usize = 256;
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Allow a non-loopback `listen` address.
@@ -49,6 +57,7 @@ pub struct ServerOptions {
     pub read_only: bool,
 }
 
+#[derive(Debug)]
 pub struct RunningServer {
     /// The address bound (the real port when 0 was asked).
     pub addr: SocketAddr,

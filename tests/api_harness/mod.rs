@@ -6,6 +6,7 @@
 use std::fs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +26,8 @@ pub struct Harness {
     pub handle: Handle,
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
+    /// Requeue commands that reached the committer's side.
+    pub requeues_seen: Arc<AtomicUsize>,
     server: Option<RunningServer>,
 }
 
@@ -48,8 +51,9 @@ impl Harness {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (paused, _) = watch::channel(false);
         let handle = Handle::new(telemetry.clone(), dirs.clone(), tx, Arc::new(paused));
-        let (d, t) = (dirs.clone(), telemetry.clone());
-        std::thread::spawn(move || answer_commands(rx, d, t));
+        let requeues_seen = Arc::new(AtomicUsize::new(0));
+        let (d, t, seen) = (dirs.clone(), telemetry.clone(), requeues_seen.clone());
+        std::thread::spawn(move || answer_commands(rx, d, t, seen));
         let shutdown = CancellationToken::new();
         let opts = ServerOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -66,6 +70,7 @@ impl Harness {
             handle,
             addr: server.addr,
             shutdown,
+            requeues_seen,
             server: Some(server),
         }
     }
@@ -143,7 +148,12 @@ pub fn batch(id: i64) -> BatchInfo {
     }
 }
 
-fn answer_commands(rx: crossbeam_channel::Receiver<Command>, dirs: StateDir, telemetry: Arc<Telemetry>) {
+fn answer_commands(
+    rx: crossbeam_channel::Receiver<Command>,
+    dirs: StateDir,
+    telemetry: Arc<Telemetry>,
+    requeues_seen: Arc<AtomicUsize>,
+) {
     for command in rx {
         let _ = match command {
             Command::Flush { reply } => reply.send(Ok("open batch committed (0 messages)".into())),
@@ -152,7 +162,10 @@ fn answer_commands(rx: crossbeam_channel::Receiver<Command>, dirs: StateDir, tel
                 name,
                 expected_attempts,
                 reply,
-            } => reply.send(requeue(&dirs, &telemetry, &name, expected_attempts)),
+            } => {
+                requeues_seen.fetch_add(1, Ordering::SeqCst);
+                reply.send(requeue(&dirs, &telemetry, &name, expected_attempts))
+            }
         };
     }
 }
