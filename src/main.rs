@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use statmgr::cli::ctl;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -21,6 +22,18 @@ enum Command {
     Run(statmgr::cli::run::RunArgs),
     /// Drop messages into the inbox atomically (from files, or stdin if none).
     Send(statmgr::cli::send::SendArgs),
+    /// Show the running processor's state (a summary, or --json for the snapshot document).
+    Status(ctl::StatusArgs),
+    /// List the retry or stuck files, or requeue one.
+    Retry(ctl::RetryArgs),
+    /// Stop taking files from the inbox (retries and the open batch go on).
+    Pause(ctl::ConnectArgs),
+    /// Take files from the inbox again.
+    Resume(ctl::ConnectArgs),
+    /// Commit the open batch now.
+    Flush(ctl::ConnectArgs),
+    /// Reconcile the key allocator with the database now.
+    Resync(ctl::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +41,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => statmgr::cli::run::main(args),
         Command::Send(args) => statmgr::cli::send::main(args),
+        Command::Status(args) => ctl::status(args),
+        Command::Retry(args) => ctl::retry(args),
+        Command::Pause(args) => ctl::action(ctl::Action::Pause, args),
+        Command::Resume(args) => ctl::action(ctl::Action::Resume, args),
+        Command::Flush(args) => ctl::action(ctl::Action::Flush, args),
+        Command::Resync(args) => ctl::action(ctl::Action::Resync, args),
     }
 }
