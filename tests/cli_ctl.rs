@@ -114,7 +114,6 @@ async fn usage_errors_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs escape_text"]
 async fn mutations_change_the_processor_and_say_what_they_did() {
     let h = Harness::start().await;
     populate(&h);
@@ -157,7 +156,6 @@ async fn mutations_change_the_processor_and_say_what_they_did() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs escape_text"]
 async fn refusals_exit_1_with_the_server_message() {
     let h = Harness::start_with(true).await;
     populate(&h);
@@ -194,7 +192,6 @@ async fn refusals_exit_1_with_the_server_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs escape_text"]
 async fn no_processor_exits_3_saying_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("nowhere");
@@ -226,7 +223,6 @@ async fn no_processor_exits_3_saying_where_it_looked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs escape_text"]
 async fn human_status_and_listing() {
     let h = Harness::start().await;
     populate(&h);

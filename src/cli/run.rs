@@ -116,8 +116,24 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let config = args.config();
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
+    // The API outlives the drain, so an operator can watch it; it stops after.
+    let api_shutdown = CancellationToken::new();
+    let options = crate::api::server::ServerOptions {
+        listen: args.listen,
+        listen_public: args.listen_public,
+        read_only: args.read_only_api,
+    };
+    let server = match crate::api::server::start(processor.handle(), options, api_shutdown.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            shutdown.cancel();
+            processor.wait().await;
+            return Err(e);
+        }
+    };
     tracing::info!(
         root = %config.root.display(),
+        api = %format!("http://{}", server.addr),
         batch_size = config.batch_size,
         batch_age_ms = config.batch_age.as_millis() as u64,
         "processor started"
@@ -125,6 +141,8 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
     processor.wait().await;
     signals.abort();
+    api_shutdown.cancel();
+    server.wait().await;
     tracing::info!("drained; exiting");
     Ok(())
 }

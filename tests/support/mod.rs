@@ -76,6 +76,35 @@ impl Proc {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    /// The API's base URL from `control/endpoint` (waits for it).
+    pub fn endpoint(&self) -> String {
+        let path = self.root.join("control/endpoint");
+        wait_for(Duration::from_secs(10), "control/endpoint", || path.exists());
+        fs::read_to_string(path).unwrap().trim().to_string()
+    }
+
+    pub fn token(&self) -> String {
+        fs::read_to_string(self.root.join("control/token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// `statmgr ARGS --root ROOT`, its exit code and output.
+    pub fn cli(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = Command::new(bin())
+            .args(args)
+            .arg("--root")
+            .arg(&self.root)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
