@@ -34,6 +34,12 @@ enum Command {
     Flush(ctl::ConnectArgs),
     /// Reconcile the key allocator with the database now.
     Resync(ctl::ConnectArgs),
+    /// The operator console: watch the processor and act on it (pause, flush, requeue, resync).
+    Console(statmgr::cli::console::ConsoleArgs),
+    /// The console, read-only: holds no token, every mutating key is disabled.
+    Watch(statmgr::cli::console::WatchArgs),
+    /// A processor, a message generator and the console, in a temporary state directory.
+    Demo(statmgr::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +53,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => ctl::action(ctl::Action::Resume, args),
         Command::Flush(args) => ctl::action(ctl::Action::Flush, args),
         Command::Resync(args) => ctl::action(ctl::Action::Resync, args),
+        Command::Console(args) => statmgr::cli::console::console_main(args),
+        Command::Watch(args) => statmgr::cli::console::watch_main(args),
+        Command::Demo(args) => statmgr::demo::main(args),
     }
 }

@@ -13,7 +13,14 @@ use tokio_util::sync::CancellationToken;
 use crate::processor::dirs::write_durably;
 
 /// Machines that report; the last one is refused by the demo's trigger (poison).
-pub const MACHINES: [&str; 6] = ["SITE01-DP1", "SITE01-DP2", "SITE01-MP1", "SITE02-DP1", "SITE02-SUP", "SITE03-LEGACY"];
+pub const MACHINES: [&str; 6] = [
+    "SITE01-DP1",
+    "SITE01-DP2",
+    "SITE01-MP1",
+    "SITE02-DP1",
+    "SITE02-SUP",
+    "SITE03-LEGACY",
+];
 pub const POISON_MACHINE: &str = "SITE03-LEGACY";
 const COMPONENTS: [(&str, i64, &str); 6] = [
     ("SMS_DISTRIBUTION_MANAGER", 2300, "info"),

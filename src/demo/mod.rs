@@ -36,7 +36,11 @@ pub struct DemoArgs {
 }
 
 pub fn main(args: DemoArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("statmgr demo: cannot start the runtime: {e}");
@@ -64,7 +68,9 @@ fn log_to(path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn run(args: DemoArgs) -> Result<(), String> {
-    let theme = args.look.theme().map_err(|e| e.to_string())?;
+    let look = &args.look;
+    let theme = crate::tui::Theme::resolve(&look.theme, look.color.into(), crate::tui::theme::no_color_env())
+        .map_err(|e| e.to_string())?;
     let tmp = tempfile::Builder::new()
         .prefix("statmgr-demo-")
         .tempdir()
@@ -80,14 +86,17 @@ async fn run(args: DemoArgs) -> Result<(), String> {
 
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config, shutdown.clone(), false).map_err(|e| e.to_string())?;
-    trouble::install_poison_trigger(&root.join("statmgr.db")).map_err(|e| format!("cannot install the demo trigger: {e}"))?;
+    trouble::install_poison_trigger(&root.join("statmgr.db"))
+        .map_err(|e| format!("cannot install the demo trigger: {e}"))?;
     let api_shutdown = CancellationToken::new();
     let opts = ServerOptions {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
         listen_public: false,
         read_only: false,
     };
-    let server = server::start(processor.handle(), opts, api_shutdown.clone()).await.map_err(|e| e.to_string())?;
+    let server = server::start(processor.handle(), opts, api_shutdown.clone())
+        .await
+        .map_err(|e| e.to_string())?;
 
     let rate = Arc::new(AtomicU64::new(args.rate));
     let stats = Arc::new(generator::Generated::default());

@@ -58,7 +58,9 @@ impl Locker {
                 let until = Instant::now() + self.hold;
                 while Instant::now() < until && !self.shutdown.is_cancelled() {
                     let left = until.saturating_duration_since(Instant::now()).as_secs();
-                    self.say(format!("DATABASE LOCKED by the demo for {left}s more: batches go to retry/"));
+                    self.say(format!(
+                        "DATABASE LOCKED by the demo for {left}s more: batches go to retry/"
+                    ));
                     std::thread::sleep(Duration::from_millis(250));
                 }
                 let _ = c.execute_batch("ROLLBACK");

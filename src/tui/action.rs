@@ -1,0 +1,93 @@
+//! Everything that can happen to the console (a key, a resize, a tick, an API update), and
+//! the commands the reducer asks the API task to carry out.
+
+use crate::api::wire::{ActionResult, Event, FileDetail, FileKind, FileQuery, Snapshot};
+use crate::tui::keymap::Key;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(Key),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// Once a second: ages and "disconnected since" move on.
+    Tick,
+    Api(ApiUpdate),
+}
+
+/// What the API task reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiUpdate {
+    /// Trying to reach the processor at `endpoint`.
+    Connecting {
+        endpoint: String,
+    },
+    Connected {
+        endpoint: String,
+    },
+    /// The processor stopped answering; the next attempt is in `retry_in_s`.
+    Disconnected {
+        error: String,
+        retry_in_s: f64,
+    },
+    /// A fresh snapshot, and the file queries it answered.
+    Snapshot {
+        snapshot: Box<Snapshot>,
+        retry_query: FileQuery,
+        stuck_query: FileQuery,
+    },
+    Event(Box<Event>),
+    Detail {
+        kind: FileKind,
+        name: String,
+        result: Result<Box<FileDetail>, String>,
+    },
+    /// The outcome of a command: the server's answer or its refusal.
+    ActionDone {
+        label: String,
+        result: Result<ActionResult, ActionFailure>,
+    },
+}
+
+/// Why the server (or the network) refused an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionFailure {
+    /// HTTP status when the server answered.
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// Work for the API task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Pause,
+    Resume,
+    Flush,
+    Resync,
+    /// `attempts`: the version the operator saw (the server answers 409 if it changed).
+    Requeue {
+        name: String,
+        attempts: u32,
+    },
+    FetchDetail {
+        kind: FileKind,
+        name: String,
+        offset: u64,
+        limit: u64,
+    },
+}
+
+impl Command {
+    /// How the command is named in notices.
+    pub fn label(&self) -> String {
+        match self {
+            Command::Pause => "pause".into(),
+            Command::Resume => "resume".into(),
+            Command::Flush => "flush".into(),
+            Command::Resync => "resync".into(),
+            Command::Requeue { name, .. } => format!("requeue {name}"),
+            Command::FetchDetail { name, .. } => format!("detail {name}"),
+        }
+    }
+}

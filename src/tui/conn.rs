@@ -1,0 +1,330 @@
+//! The connection to the processor's API: a snapshot, then the event stream, with a snapshot
+//! every second (inbox depth and ages are not events) and whenever the file queries change.
+//! When the processor goes away it reports "disconnected", reconnects with backoff, and
+//! (with `--root`) re-reads the endpoint, since a restarted processor has a new port.
+//! Commands (pause, requeue, ...) run in a task of their own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::client::{Client, ClientError, Target};
+use crate::api::wire::{EventKind, FileQuery, Snapshot};
+use crate::tui::action::{ActionFailure, ApiUpdate, Command};
+
+pub const REFRESH: Duration = Duration::from_secs(1);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The retry and stuck file queries the console wants.
+pub type Queries = (FileQuery, FileQuery);
+
+/// Doubling delays between reconnection attempts, back to the minimum after a success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff { next: min, min, max }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+/// Where the event stream resumes: after the last event seen, unless the processor restarted
+/// (its event ids start again) — then from the new snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resume {
+    pub started_at: Option<String>,
+    pub last_event_id: u64,
+}
+
+impl Resume {
+    pub fn from_snapshot(&mut self, snapshot: &Snapshot) -> u64 {
+        let same = self.started_at.as_deref() == Some(snapshot.started_at.as_str())
+            && self.last_event_id <= snapshot.last_event_id;
+        if !same {
+            self.started_at = Some(snapshot.started_at.clone());
+            self.last_event_id = snapshot.last_event_id;
+        }
+        self.last_event_id
+    }
+}
+
+/// Re-read `<root>/control/` after a lost connection.
+#[derive(Debug, Clone)]
+pub struct Rediscover {
+    pub root: PathBuf,
+    pub with_token: bool,
+}
+
+/// What the connection tasks share with the UI.
+pub struct Links {
+    pub updates: mpsc::Sender<ApiUpdate>,
+    pub queries: watch::Receiver<Queries>,
+    pub refresh_now: Arc<Notify>,
+    pub client: watch::Sender<Client>,
+    pub cancel: CancellationToken,
+}
+
+/// The connection loop; returns when cancelled or when the UI is gone.
+pub async fn run(mut client: Client, rediscover: Option<Rediscover>, mut links: Links) {
+    let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
+    let mut resume = Resume::default();
+    loop {
+        let endpoint = client.target().url.clone();
+        if links
+            .updates
+            .send(ApiUpdate::Connecting { endpoint })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let error = match session(&client, &mut links, &mut backoff, &mut resume).await {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        let delay = backoff.next_delay();
+        let update = ApiUpdate::Disconnected {
+            error,
+            retry_in_s: delay.as_secs_f64(),
+        };
+        if links.updates.send(update).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = links.cancel.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        if let Some(found) = rediscover
+            .as_ref()
+            .and_then(|r| Target::from_root(&r.root, r.with_token).ok())
+        {
+            let current = client.target();
+            if found.url != current.url || found.token != current.token {
+                client = Client::new(found, REQUEST_TIMEOUT);
+                links.client.send_replace(client.clone());
+            }
+        }
+    }
+}
+
+/// One connection: `Ok` when the console is closing, `Err(why)` when the connection was lost.
+async fn session(
+    client: &Client,
+    links: &mut Links,
+    backoff: &mut Backoff,
+    resume: &mut Resume,
+) -> Result<(), String> {
+    let snapshot = fetch(client, links).await?;
+    backoff.reset();
+    let from = resume.from_snapshot(&snapshot.0);
+    let mut stream = client.events(from).await.map_err(|e| e.to_string())?;
+    let endpoint = client.target().url.clone();
+    send(links, ApiUpdate::Connected { endpoint }).await?;
+    send_snapshot(links, snapshot).await?;
+    // The stream is read in a task of its own: `next()` may not be safe to cancel in a select.
+    let (tx, mut events) = mpsc::channel(256);
+    let reader = tokio::spawn(async move {
+        loop {
+            let item = match stream.next().await {
+                Ok(Some(event)) => Ok(event),
+                Ok(None) => Err("the processor closed the event stream".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let last = item.is_err();
+            if tx.send(item).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let _reader = AbortOnDrop(reader);
+    let mut refresh = tokio::time::interval(REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    refresh.tick().await;
+    loop {
+        tokio::select! {
+            _ = links.cancel.cancelled() => return Ok(()),
+            item = events.recv() => {
+                let event = item.unwrap_or_else(|| Err("the event reader stopped".into()))?;
+                resume.last_event_id = resume.last_event_id.max(event.id);
+                let missed = matches!(event.kind, EventKind::Resync { .. });
+                send(links, ApiUpdate::Event(Box::new(event))).await?;
+                if missed {
+                    refresh_snapshot(client, links).await?;
+                }
+            }
+            _ = refresh.tick() => refresh_snapshot(client, links).await?,
+            changed = links.queries.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                refresh_snapshot(client, links).await?;
+            }
+            _ = links.refresh_now.notified() => refresh_snapshot(client, links).await?,
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A snapshot for the current queries, remembered with them.
+async fn fetch(client: &Client, links: &mut Links) -> Result<(Snapshot, Queries), String> {
+    let queries = links.queries.borrow_and_update().clone();
+    let snapshot = client
+        .snapshot(&queries.0, &queries.1)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((snapshot, queries))
+}
+
+async fn refresh_snapshot(client: &Client, links: &mut Links) -> Result<(), String> {
+    let fetched = fetch(client, links).await?;
+    send_snapshot(links, fetched).await
+}
+
+async fn send_snapshot(links: &Links, (snapshot, queries): (Snapshot, Queries)) -> Result<(), String> {
+    let update = ApiUpdate::Snapshot {
+        snapshot: Box::new(snapshot),
+        retry_query: queries.0,
+        stuck_query: queries.1,
+    };
+    send(links, update).await
+}
+
+async fn send(links: &Links, update: ApiUpdate) -> Result<(), String> {
+    // The UI is gone: end the session as if cancelled (the caller sees the cancel token next).
+    if links.updates.send(update).await.is_err() {
+        links.cancel.cancel();
+    }
+    Ok(())
+}
+
+/// Carries out commands one after the other; each result goes back to the UI, then a
+/// snapshot is asked for so the screen shows the effect.
+pub async fn execute(
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    client: watch::Receiver<Client>,
+    updates: mpsc::Sender<ApiUpdate>,
+    refresh_now: Arc<Notify>,
+) {
+    while let Some(command) = commands.recv().await {
+        let c = client.borrow().clone();
+        let update = match command {
+            Command::FetchDetail {
+                kind,
+                name,
+                offset,
+                limit,
+            } => {
+                let result = c.file_detail(kind, &name, offset, limit).await;
+                ApiUpdate::Detail {
+                    kind,
+                    name,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            other => {
+                let label = other.label();
+                let result = match other {
+                    Command::Pause => c.pause().await,
+                    Command::Resume => c.resume().await,
+                    Command::Flush => c.flush().await,
+                    Command::Resync => c.resync().await,
+                    Command::Requeue { name, attempts } => c.requeue(&name, Some(attempts)).await,
+                    Command::FetchDetail { .. } => continue,
+                };
+                refresh_now.notify_one();
+                ApiUpdate::ActionDone {
+                    label,
+                    result: result.map_err(failure),
+                }
+            }
+        };
+        if updates.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn failure(e: ClientError) -> ActionFailure {
+    match e {
+        ClientError::Refused { status, message } => ActionFailure {
+            status: Some(status),
+            message,
+        },
+        other => ActionFailure {
+            status: None,
+            message: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(started_at: &str, last_event_id: u64) -> Snapshot {
+        let json = serde_json::json!({
+            "version": 1, "state": "running", "started_at": started_at, "uptime_s": 1.0,
+            "taken_at": started_at, "root": "/r",
+            "inbox": {"depth": 0, "bytes": 0, "oldest_age_s": 0.0},
+            "in_flight": {"messages": 0, "files": 0, "oldest_age_s": 0.0},
+            "retry": {"total": 0, "total_unfiltered": 0, "offset": 0, "limit": 0, "files": []},
+            "stuck": {"total": 0, "total_unfiltered": 0, "offset": 0, "limit": 0, "files": []},
+            "batches": [], "allocator": {"next_id": 1, "block_end": 1, "high_water": 1, "block_size": 1,
+                "db_max_id": 0, "resyncs": 0, "failures": 0, "last_error": null},
+            "counters": {"received": 0, "committed": 0, "duplicates": 0, "retried": 0, "stuck": 0,
+                "corrupt": 0, "batches": 0},
+            "config": {"batch_size": 1, "batch_age_ms": 1, "max_attempts": 1, "read_only_api": false},
+            "last_event_id": last_event_id,
+        });
+        serde_json::from_value(json).expect("a snapshot document")
+    }
+
+    #[test]
+    fn events_resume_after_the_last_seen_unless_the_processor_restarted() {
+        let mut resume = Resume::default();
+        assert_eq!(resume.from_snapshot(&snapshot("t1", 50)), 50);
+        resume.last_event_id = 60;
+        // Same processor, reconnected: nothing between 60 and its newest event is missed.
+        assert_eq!(resume.from_snapshot(&snapshot("t1", 80)), 60);
+        // Restarted: its ids start again, so resuming from 60 would skip its first events.
+        assert_eq!(resume.from_snapshot(&snapshot("t2", 5)), 5);
+        // Same start time but fewer events than seen is also a new processor.
+        resume.last_event_id = 40;
+        assert_eq!(resume.from_snapshot(&snapshot("t2", 3)), 3);
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_ceiling_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(250), Duration::from_secs(1));
+        let delays: Vec<_> = (0..4).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [250, 500, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 250);
+    }
+}

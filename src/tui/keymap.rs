@@ -1,0 +1,244 @@
+//! The one table of keys: the reducer handles keys through it, and the footer and the help
+//! overlay are drawn from it, so what is shown is what works.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// A key as the console understands it (no terminal types past this module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Backspace,
+}
+
+impl Key {
+    /// `None` for key releases and keys the console does not use.
+    pub fn from_crossterm(event: &KeyEvent) -> Option<Key> {
+        if event.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        Some(match event.code {
+            KeyCode::Char(c) if ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+            KeyCode::Char(c) => Key::Char(c),
+            KeyCode::Enter => Key::Enter,
+            KeyCode::Esc => Key::Esc,
+            KeyCode::Tab if event.modifiers.contains(KeyModifiers::SHIFT) => Key::BackTab,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::BackTab => Key::BackTab,
+            KeyCode::Up => Key::Up,
+            KeyCode::Down => Key::Down,
+            KeyCode::Left => Key::Left,
+            KeyCode::Right => Key::Right,
+            KeyCode::PageUp => Key::PageUp,
+            KeyCode::PageDown => Key::PageDown,
+            KeyCode::Home => Key::Home,
+            KeyCode::End => Key::End,
+            KeyCode::Backspace => Key::Backspace,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// The dashboard (no overlay).
+    Main,
+    /// The detail view of one file.
+    Detail,
+    /// A confirmation dialog.
+    Confirm,
+    /// Typing a filter after `/`.
+    Filter,
+    /// The help overlay.
+    Help,
+}
+
+impl Context {
+    pub const ALL: [Context; 5] = [
+        Context::Main,
+        Context::Detail,
+        Context::Confirm,
+        Context::Filter,
+        Context::Help,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Main => "Dashboard",
+            Context::Detail => "File detail",
+            Context::Confirm => "Confirmation",
+            Context::Filter => "Typing a filter",
+            Context::Help => "This help",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCommand {
+    Quit,
+    Help,
+    FocusNext,
+    FocusPrev,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Filter,
+    Open,
+    Back,
+    PauseResume,
+    Flush,
+    Requeue,
+    Resync,
+    Sort,
+    SortReverse,
+    MessagesNext,
+    MessagesPrev,
+    Yes,
+    No,
+    FilterApply,
+    FilterCancel,
+    FilterErase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    /// How the keys are written in the footer and the help.
+    pub label: &'static str,
+    pub command: KeyCommand,
+    pub help: &'static str,
+    /// Short hint for the footer (dashboard bindings only).
+    pub footer: Option<&'static str>,
+    /// Changes the processor: disabled in `watch`.
+    pub mutating: bool,
+}
+
+const fn bind(
+    context: Context,
+    keys: &'static [Key],
+    label: &'static str,
+    command: KeyCommand,
+    help: &'static str,
+    footer: Option<&'static str>,
+    mutating: bool,
+) -> Binding {
+    Binding {
+        context,
+        keys,
+        label,
+        command,
+        help,
+        footer,
+        mutating,
+    }
+}
+
+use Context::{Confirm as C, Detail as D, Filter as F, Help as H, Main as M};
+use Key::*;
+use KeyCommand as K;
+
+/// Every key the console answers to. `Ctrl+C` quits everywhere, before this table.
+#[rustfmt::skip]
+pub const BINDINGS: &[Binding] = &[
+    bind(M, &[Char('q')], "q", K::Quit, "quit (Ctrl+C works everywhere)", Some("quit"), false),
+    bind(M, &[Char('?')], "?", K::Help, "show this help", Some("help"), false),
+    bind(M, &[Tab], "Tab", K::FocusNext, "focus the next panel", None, false),
+    bind(M, &[BackTab], "Shift+Tab", K::FocusPrev, "focus the previous panel", None, false),
+    bind(M, &[Char('j'), Down], "j ↓", K::Down, "select the next row (scroll in batches/events)", None, false),
+    bind(M, &[Char('k'), Up], "k ↑", K::Up, "select the previous row", None, false),
+    bind(M, &[PageDown, Ctrl('d')], "PgDn", K::PageDown, "one page down", None, false),
+    bind(M, &[PageUp, Ctrl('u')], "PgUp", K::PageUp, "one page up", None, false),
+    bind(M, &[Char('g'), Home], "g", K::Top, "first row (events: oldest)", None, false),
+    bind(M, &[Char('G'), End], "G", K::Bottom, "last row, of all pages (events: newest)", None, false),
+    bind(M, &[Char('/')], "/", K::Filter, "filter files by name or error (server side)", Some("filter"), false),
+    bind(M, &[Enter], "Enter", K::Open, "details of the selected file", Some("detail"), false),
+    bind(M, &[Esc], "Esc", K::Back, "clear the filter", None, false),
+    bind(M, &[Char('s')], "s", K::Sort, "cycle the sort column", None, false),
+    bind(M, &[Char('S')], "S", K::SortReverse, "reverse the sort order", None, false),
+    bind(M, &[Char('p')], "p", K::PauseResume, "pause / resume intake", Some("pause"), true),
+    bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
+    bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
+    bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", Some("resync"), true),
+    bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
+    bind(D, &[Char('j'), Down], "j ↓", K::Down, "scroll down", None, false),
+    bind(D, &[Char('k'), Up], "k ↑", K::Up, "scroll up", None, false),
+    bind(D, &[PageDown, Char(' ')], "PgDn", K::PageDown, "scroll a page down", None, false),
+    bind(D, &[PageUp], "PgUp", K::PageUp, "scroll a page up", None, false),
+    bind(D, &[Char('g'), Home], "g", K::Top, "scroll to the top", None, false),
+    bind(D, &[Char(']')], "]", K::MessagesNext, "next page of messages", None, false),
+    bind(D, &[Char('[')], "[", K::MessagesPrev, "previous page of messages", None, false),
+    bind(D, &[Char('r')], "r", K::Requeue, "requeue this file (asks first)", None, true),
+    bind(D, &[Char('?')], "?", K::Help, "show this help", None, false),
+    bind(D, &[Char('q')], "q", K::Quit, "quit", None, false),
+    bind(C, &[Char('y'), Enter], "y Enter", K::Yes, "do it", None, false),
+    bind(C, &[Char('n'), Esc], "n Esc", K::No, "cancel", None, false),
+    bind(F, &[Enter], "Enter", K::FilterApply, "keep the filter", None, false),
+    bind(F, &[Esc], "Esc", K::FilterCancel, "cancel (previous filter)", None, false),
+    bind(F, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),
+    bind(H, &[Esc, Char('?'), Enter], "Esc ?", K::Back, "close the help", None, false),
+    bind(H, &[Char('j'), Down], "j ↓", K::Down, "scroll down", None, false),
+    bind(H, &[Char('k'), Up], "k ↑", K::Up, "scroll up", None, false),
+    bind(H, &[Char('q')], "q", K::Quit, "quit", None, false),
+];
+
+/// Lines of the help overlay: Ctrl+C, then per context a blank line, a title and its keys.
+pub fn help_lines() -> usize {
+    1 + Context::ALL.len() * 2 + BINDINGS.len()
+}
+
+/// The binding of a key in a context.
+pub fn lookup(context: Context, key: Key) -> Option<&'static Binding> {
+    BINDINGS
+        .iter()
+        .find(|b| b.context == context && b.keys.contains(&key))
+}
+
+/// Bindings of one context, in table order.
+pub fn in_context(context: Context) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.context == context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                if a.context == b.context {
+                    let shared: Vec<_> = a.keys.iter().filter(|k| b.keys.contains(k)).collect();
+                    assert!(shared.is_empty(), "{shared:?} bound to both {a:?} and {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn crossterm_keys_map_to_console_keys() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(Key::from_crossterm(&ctrl_c), Some(Key::Ctrl('c')));
+        let shift_r = KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        assert_eq!(Key::from_crossterm(&shift_r), Some(Key::Char('R')));
+        let back = KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT);
+        assert_eq!(Key::from_crossterm(&back), Some(Key::BackTab));
+    }
+}

@@ -1,0 +1,26 @@
+//! The reducer: state + action → state, plus the commands the API task must carry out.
+//! Everything the console does passes through here, so it is all testable without a terminal.
+
+mod api;
+mod files;
+mod keys;
+
+pub use keys::context;
+
+use crate::tui::action::{Action, Command};
+use crate::tui::state::{Screen, State};
+
+/// Applies one action at console time `now_s` (seconds since start).
+pub fn reduce(state: &mut State, action: Action, now_s: f64) -> Vec<Command> {
+    state.now_s = state.now_s.max(now_s);
+    match action {
+        Action::Key(key) => keys::on_key(state, key),
+        Action::Resize { width, height } => {
+            state.screen = Screen { width, height };
+            files::relayout(state);
+            Vec::new()
+        }
+        Action::Tick => Vec::new(),
+        Action::Api(update) => api::on_update(state, update),
+    }
+}

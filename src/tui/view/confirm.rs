@@ -1,0 +1,124 @@
+//! Confirmation dialogs: they preview what the action will do, and what happens if the
+//! cause of the failure is not fixed.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use crate::api::wire::FileKind;
+use crate::tui::format;
+use crate::tui::state::{Confirm, State};
+use crate::tui::theme::Theme;
+use crate::tui::view::{centered, text};
+
+const WIDTH: u16 = 72;
+
+pub fn draw(state: &State, c: &Confirm, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let s = &theme.styles;
+    let inner_w = WIDTH.min(area.width).saturating_sub(4) as usize;
+    let (title, mut lines) = match c {
+        Confirm::Requeue {
+            kind,
+            file,
+            max_attempts,
+        } => (
+            " Requeue this file? ",
+            requeue(state, *kind, file, *max_attempts, inner_w, theme),
+        ),
+        Confirm::Resync { allocator } => (" Resync the key allocator? ", resync(allocator, inner_w, theme)),
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y ", s.selected),
+        Span::styled(" do it    ", s.overlay),
+        Span::styled(" n ", s.key),
+        Span::styled(" cancel (Esc)", s.overlay),
+    ]));
+    let rect = centered(frame, area, WIDTH, lines.len() as u16 + 2);
+    let block = Block::bordered()
+        .title(Span::styled(title, s.title_focus))
+        .style(s.overlay)
+        .border_style(s.overlay_border);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn requeue(
+    state: &State,
+    kind: FileKind,
+    file: &crate::api::wire::FileSummary,
+    max_attempts: u32,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let s = &theme.styles;
+    let mut name = vec![Span::styled("file      ", s.label)];
+    name.extend(text::spans(&file.name, width.saturating_sub(10), s.value, theme));
+    let mut error = vec![Span::styled("error     ", s.label)];
+    error.extend(text::spans(
+        &file.last_error,
+        width.saturating_sub(10),
+        s.error,
+        theme,
+    ));
+    let (moves, if_not_fixed) = match kind {
+        FileKind::Stuck => (
+            "stuck/ → retry/, due now".to_string(),
+            format!("it fails again and, after {max_attempts} attempts, comes back to stuck/"),
+        ),
+        FileKind::Retry => {
+            let next = file.next_attempt_in_s.map(|n| n - state.snapshot_age_s());
+            (
+                format!(
+                    "stays in retry/, due now (instead of {})",
+                    format::next_attempt(next)
+                ),
+                format!("it fails again, backs off, and after {max_attempts} attempts moves to stuck/"),
+            )
+        }
+    };
+    let plain = |label: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{label:<10}"), s.label),
+            Span::styled(value, s.overlay),
+        ])
+    };
+    vec![
+        Line::from(name),
+        plain(
+            "holds",
+            format!(
+                "{} messages, {} failed attempts so far",
+                format::count(file.messages),
+                file.attempts
+            ),
+        ),
+        Line::from(error),
+        plain("moves", moves),
+        Line::raw(""),
+        Line::from(Span::styled("If the cause is not fixed:", s.warn)),
+        text::line(&if_not_fixed, width, s.overlay, theme),
+    ]
+}
+
+fn resync(a: &crate::api::wire::AllocatorInfo, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let s = &theme.styles;
+    let lines = [
+        format!(
+            "The allocator re-reads MAX(record_id) from the database (last seen {}),",
+            format::id(a.db_max_id)
+        ),
+        format!(
+            "drops its reserved block {}-{} and reserves a new one above the",
+            format::id(a.next_id),
+            format::id(a.block_end - 1)
+        ),
+        "database's max id. Ids are never handed out twice; skipped ids are not reused.".into(),
+        String::new(),
+        "Safe at any time; batches wait for the new block (milliseconds).".into(),
+    ];
+    lines
+        .iter()
+        .map(|l| text::line(l, width, s.overlay, theme))
+        .collect()
+}

@@ -1,0 +1,55 @@
+//! The footer: the result of the last action (or why it was refused), then the key hints
+//! drawn from the keymap.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::tui::keymap::{self, Context};
+use crate::tui::reduce::context;
+use crate::tui::state::{State, Tone};
+use crate::tui::theme::Theme;
+use crate::tui::view::text;
+
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let s = &theme.styles;
+    let width = area.width as usize;
+    let mut spans: Vec<Span> = Vec::new();
+    if let Some(notice) = state.current_notice() {
+        let (mark, style) = match notice.tone {
+            Tone::Info => ("…", s.notice_info),
+            Tone::Ok => ("✔", s.notice_ok),
+            Tone::Error => ("✖", s.notice_error),
+        };
+        spans.push(Span::styled(format!(" {mark} "), style));
+        spans.extend(text::spans(&notice.text, width.saturating_sub(4), style, theme));
+        spans.push(Span::raw("  "));
+    }
+    let context = context(state);
+    let hints: Vec<(&str, &str)> = if context == Context::Main {
+        keymap::in_context(Context::Main)
+            .filter(|b| !(b.mutating && state.is_read_only()))
+            .filter_map(|b| b.footer.map(|f| (b.label, f)))
+            .collect()
+    } else {
+        keymap::in_context(context)
+            .map(|b| (b.label, b.help))
+            .take(4)
+            .collect()
+    };
+    let mut used: usize = spans
+        .iter()
+        .map(|sp| crate::tui::sanitize::width(&sp.content))
+        .sum();
+    for (key, what) in hints {
+        let hint_width = crate::tui::sanitize::width(key) + what.len() + 3;
+        if used + hint_width > width {
+            break;
+        }
+        spans.push(Span::styled(format!(" {key}"), s.key));
+        spans.push(Span::styled(format!(" {what} "), s.hint));
+        used += hint_width;
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,328 @@
+//! Whole console screens, rendered on a TestBackend from hand-made snapshots fed through the
+//! reducer as the API task feeds them, compared with reviewed insta snapshots.
+
+mod console_support;
+
+use console_support::{event, retry_file, snapshot, text_of, theme, Console};
+use statmgr::api::wire::{Attempt, EventKind, FileDetail, FileKind, FilePage, FileSummary, MessagePage};
+use statmgr::message::{Message, Severity};
+use statmgr::tui::action::{Action, ApiUpdate, Command};
+use statmgr::tui::keymap::Key;
+use statmgr::tui::sanitize;
+use statmgr::tui::theme::{ColorChoice, Theme};
+
+#[test]
+fn dashboard_80x24() {
+    let c = Console::running(false, 80, 24);
+    insta::assert_snapshot!(c.text());
+}
+
+#[test]
+fn dashboard_120x40() {
+    let c = Console::running(false, 120, 40);
+    insta::assert_snapshot!(c.text());
+}
+
+#[test]
+fn too_small_says_what_size_is_needed() {
+    let mut c = Console::running(false, 120, 40);
+    c.act(Action::Resize {
+        width: 60,
+        height: 20,
+    });
+    let text = c.text();
+    assert!(text.contains("need 80x24"), "{text}");
+    insta::assert_snapshot!(text);
+    // Growing again brings the dashboard back, with the selection still in view.
+    c.act(Action::Resize {
+        width: 80,
+        height: 24,
+    });
+    assert!(c.text().contains("Key allocator"));
+}
+
+/// The styled buffer (text and every style change), for theme tests.
+fn styled(c: &Console, theme: &Theme) -> String {
+    format!("{:?}", c.screen(theme))
+}
+
+#[test]
+fn light_theme() {
+    let c = Console::running(false, 80, 24);
+    insta::assert_snapshot!(styled(&c, &theme("light")));
+}
+
+#[test]
+fn no_color_uses_reverse_video_and_markers() {
+    let c = Console::running(false, 80, 24);
+    let mono = Theme::resolve("default", ColorChoice::Auto, true).expect("default theme");
+    let screen = styled(&c, &mono);
+    assert!(
+        !screen.contains("fg: Rgb") && !screen.contains("bg: Rgb"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("fg: Cyan") && !screen.contains("bg: Green"),
+        "{screen}"
+    );
+    // The selected row is reverse video and marked with ▶ — readable without colour.
+    assert!(screen.contains("REVERSED"));
+    assert!(screen.contains("▶ retry-"));
+    insta::assert_snapshot!(screen);
+}
+
+const HOSTILE: [&str; 5] = [
+    "\u{1b}[2J\u{1b}[31mwiped",
+    "evil\u{202e}gpj.exe",
+    "csi\u{9b}31mC1",
+    "nul\0byte\u{7}bell",
+    "機械名-東京-サーバー-データベース-ロック",
+];
+
+fn hostile_console() -> Console {
+    let mut c = Console::running(false, 100, 30);
+    let mut s = snapshot();
+    s.retry.files = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut f = retry_file(i as u64, &format!("error from {h}: 主キー重複 {h}"));
+            f.name = format!("{h}.jsonl");
+            f
+        })
+        .collect();
+    s.retry.total = HOSTILE.len() as u64;
+    s.retry.total_unfiltered = HOSTILE.len() as u64;
+    s.allocator.last_error = Some("registry \u{1b}]0;pwned\u{7} 読めない".into());
+    c.feed(s);
+    for (i, h) in HOSTILE.iter().enumerate() {
+        let kind = EventKind::Warning {
+            message: format!("producer said {h}"),
+        };
+        c.api(ApiUpdate::Event(Box::new(event(9100 + i as u64, kind))));
+    }
+    c
+}
+
+fn assert_no_raw_controls(buffer: &ratatui::buffer::Buffer) {
+    for cell in buffer.content() {
+        assert!(
+            !cell.symbol().chars().any(sanitize::is_unsafe),
+            "raw control in cell {:?}",
+            cell.symbol()
+        );
+    }
+}
+
+#[test]
+fn hostile_text_is_escaped_and_wide_text_keeps_columns() {
+    let c = hostile_console();
+    let buffer = c.screen(&theme("default"));
+    assert_no_raw_controls(&buffer);
+    let text = text_of(&buffer);
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    assert!(text.contains("\\u{202e}"), "{text}");
+    assert!(text.contains("\\u{9b}"), "{text}");
+    assert!(text.contains("\\u{0}"), "{text}");
+    // Every line is exactly as wide as the screen: wide characters did not shift a column.
+    for line in text.lines() {
+        assert_eq!(sanitize::width(line.trim_matches('"')), 100, "{line}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn hostile_text_in_the_detail_view_is_escaped() {
+    let mut c = hostile_console();
+    let commands = c.key(Key::Enter);
+    let Some(Command::FetchDetail { name, .. }) = commands.first() else {
+        panic!("Enter should fetch the detail: {commands:?}");
+    };
+    let summary = c.state.retry.selected_file().expect("a selected file").clone();
+    c.api(ApiUpdate::Detail {
+        kind: FileKind::Retry,
+        name: name.clone(),
+        result: Ok(Box::new(detail(FileKind::Retry, summary, HOSTILE[1]))),
+    });
+    let buffer = c.screen(&theme("default"));
+    assert_no_raw_controls(&buffer);
+    insta::assert_snapshot!(text_of(&buffer));
+}
+
+fn message(id: i64, machine: &str) -> Message {
+    Message {
+        uid: format!("uid-{id:04}"),
+        message_id: 4000 + id,
+        severity: Severity::Error,
+        component: "Backup".into(),
+        machine: machine.into(),
+        site: "TKY".into(),
+        time: "2024-05-01T12:00:00Z".into(),
+        module: Some("vss.dll".into()),
+        report_type: None,
+        process_id: Some(1234),
+        thread_id: None,
+        win32_error: Some(5),
+        insertion_strings: vec![format!("volume C: on {machine}")],
+        attributes: Default::default(),
+    }
+}
+
+/// The detail the server would send for `summary`, with messages from `machine`.
+fn detail(kind: FileKind, summary: FileSummary, machine: &str) -> FileDetail {
+    FileDetail {
+        kind,
+        summary,
+        history: (0..3)
+            .map(|i| Attempt {
+                time: format!("2024-05-01T09:0{i}:00.000Z"),
+                error: "UNIQUE constraint failed: status_messages.uid".into(),
+            })
+            .collect(),
+        messages: MessagePage {
+            total: 17,
+            offset: 0,
+            limit: 100,
+            items: (0..3).map(|i| message(i, machine)).collect(),
+        },
+    }
+}
+
+fn hundred_thousand(c: &mut Console, offset: u64) {
+    let mut s = snapshot();
+    s.retry = FilePage {
+        total: 100_000,
+        total_unfiltered: 100_000,
+        offset,
+        limit: 40,
+        files: (offset..offset + 40)
+            .map(|i| retry_file(i, "database is locked"))
+            .collect(),
+    };
+    c.feed(s);
+}
+
+#[test]
+fn a_hundred_thousand_retry_files_are_paged_from_the_server() {
+    let mut c = Console::running(false, 120, 40);
+    hundred_thousand(&mut c, 0);
+    let text = c.text();
+    assert!(text.contains("1-17 of 100,000"), "{text}");
+    insta::assert_snapshot!("hundred_thousand_top", text);
+    // G jumps to the last file: the console asks for the window around it...
+    c.key(Key::Char('G'));
+    let (retry, _) = c.state.queries();
+    assert!(
+        retry.offset > 99_000 && retry.offset + retry.limit >= 100_000,
+        "{retry:?}"
+    );
+    assert!(c.text().contains("loading") || c.text().contains('…'));
+    // ...and shows it once the server answers.
+    hundred_thousand(&mut c, 99_960);
+    let text = c.text();
+    assert!(text.contains("99,984-100,000 of 100,000"), "{text}");
+    assert_eq!(c.state.retry.selected, 99_999);
+    insta::assert_snapshot!("hundred_thousand_bottom", text);
+}
+
+#[test]
+fn disconnected_shows_the_time_since_and_the_next_attempt() {
+    let mut c = Console::running(false, 80, 24);
+    c.api(ApiUpdate::Disconnected {
+        error: "connection refused (os error 111)".into(),
+        retry_in_s: 2.0,
+    });
+    c.now += 12.0;
+    c.act(Action::Tick);
+    c.api(ApiUpdate::Disconnected {
+        error: "connection refused (os error 111)".into(),
+        retry_in_s: 4.0,
+    });
+    let text = c.text();
+    assert!(text.contains("DISCONNECTED 12s"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn watch_mode_shows_read_only_and_refuses_mutations() {
+    let mut c = Console::running(true, 80, 24);
+    assert!(c.key(Key::Char('p')).is_empty());
+    let text = c.text();
+    assert!(text.contains("READ-ONLY"), "{text}");
+    assert!(text.contains("read-only"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn help_overlay() {
+    let mut c = Console::running(false, 80, 40);
+    c.key(Key::Char('?'));
+    insta::assert_snapshot!(c.text());
+}
+
+#[test]
+fn detail_view() {
+    let mut c = Console::running(false, 100, 30);
+    c.key(Key::Tab);
+    let commands = c.key(Key::Enter);
+    let Some(Command::FetchDetail { kind, name, .. }) = commands.first().cloned() else {
+        panic!("Enter should fetch the detail: {commands:?}");
+    };
+    assert_eq!(kind, FileKind::Stuck);
+    let summary = c.state.stuck.selected_file().expect("a selected file").clone();
+    c.api(ApiUpdate::Detail {
+        kind,
+        result: Ok(Box::new(detail(kind, summary, "WKS-0042"))),
+        name,
+    });
+    insta::assert_snapshot!(c.text());
+}
+
+#[test]
+fn confirmation_previews_the_requeue_of_a_stuck_file() {
+    let mut c = Console::running(false, 80, 24);
+    c.key(Key::Tab);
+    assert!(c.key(Key::Char('r')).is_empty(), "nothing is sent before y");
+    let text = c.text();
+    assert!(text.contains("stuck/ → retry/, due now"), "{text}");
+    assert!(text.contains("after 20 attempts"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn allocator_conflict_is_a_visible_warning() {
+    let mut c = Console::running(false, 80, 24);
+    let mut s = snapshot();
+    s.allocator.db_max_id = 1_201_500;
+    s.allocator.last_error = Some("UNIQUE constraint failed: status_messages.record_id".into());
+    c.feed(s);
+    let text = c.text();
+    assert!(text.contains("KEY CONFLICT"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn typing_a_filter_shows_it_and_asks_the_server() {
+    let mut c = Console::running(false, 80, 24);
+    c.key(Key::Char('/'));
+    c.keys("locked");
+    assert_eq!(c.state.retry.query.filter.as_deref(), Some("locked"));
+    let text = c.text();
+    assert!(text.contains("filter: locked"), "{text}");
+    assert!(text.contains("loading"), "until the server answers: {text}");
+    // The server answers the filtered query.
+    let mut s = snapshot();
+    let locked: Vec<_> = s
+        .retry
+        .files
+        .iter()
+        .filter(|f| f.last_error.contains("locked"))
+        .cloned()
+        .collect();
+    s.retry.total = locked.len() as u64;
+    s.retry.files = locked;
+    c.feed(s);
+    let text = c.text();
+    assert!(text.contains("1-3 of 3"), "{text}");
+    insta::assert_snapshot!(text);
+}
