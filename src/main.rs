@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use statmgr::cli::ctl;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -21,10 +22,24 @@ enum Command {
     Run(statmgr::cli::run::RunArgs),
     /// Drop messages into the inbox atomically (from files, or stdin if none).
     Send(statmgr::cli::send::SendArgs),
+    /// Show the running processor's state (a summary, or --json for the snapshot document).
+    Status(ctl::StatusArgs),
+    /// List the retry or stuck files, or requeue one.
+    Retry(ctl::RetryArgs),
+    /// Stop taking files from the inbox (retries and the open batch go on).
+    Pause(ctl::ConnectArgs),
+    /// Take files from the inbox again.
+    Resume(ctl::ConnectArgs),
+    /// Commit the open batch now.
+    Flush(ctl::ConnectArgs),
+    /// Reconcile the key allocator with the database now.
+    Resync(ctl::ConnectArgs),
     /// The operator console: watch the processor and act on it (pause, flush, requeue, resync).
     Console(statmgr::cli::console::ConsoleArgs),
     /// The console, read-only: holds no token, every mutating key is disabled.
     Watch(statmgr::cli::console::WatchArgs),
+    /// A processor, a message generator and the console, in a temporary state directory.
+    Demo(statmgr::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +47,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => statmgr::cli::run::main(args),
         Command::Send(args) => statmgr::cli::send::main(args),
+        Command::Status(args) => ctl::status(args),
+        Command::Retry(args) => ctl::retry(args),
+        Command::Pause(args) => ctl::action(ctl::Action::Pause, args),
+        Command::Resume(args) => ctl::action(ctl::Action::Resume, args),
+        Command::Flush(args) => ctl::action(ctl::Action::Flush, args),
+        Command::Resync(args) => ctl::action(ctl::Action::Resync, args),
         Command::Console(args) => statmgr::cli::console::console_main(args),
         Command::Watch(args) => statmgr::cli::console::watch_main(args),
+        Command::Demo(args) => statmgr::demo::main(args),
     }
 }

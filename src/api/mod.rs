@@ -1,4 +1,6 @@
-//! The local HTTP API: wire types, the server inside `statmgr run`, and the client.
+//! The local HTTP API: wire types, query parameters, the server inside `statmgr run`, and the client.
 
 pub mod client;
+pub mod query;
+pub mod server;
 pub mod wire;

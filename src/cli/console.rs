@@ -137,7 +137,11 @@ fn run(
         Ok(rt) => rt,
         Err(e) => return fail(1, &e),
     };
-    let opts = ConsoleOptions { theme, root };
+    let opts = ConsoleOptions {
+        theme,
+        root,
+        demo: None,
+    };
     let result = runtime.block_on(async move {
         let client = Client::new(target, tui::conn::REQUEST_TIMEOUT);
         tui::run_console(client, read_only, opts).await

@@ -1,10 +1,173 @@
-//! `statmgr run`: the processor in the foreground.
+//! `statmgr run`: the processor in the foreground, with its API; SIGTERM/SIGINT drain.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RootArg;
+use crate::config::ProcessorConfig;
 
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Address of the local API (port 0: any free port; see <root>/control/endpoint)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Allow a non-loopback --listen address (the API is then reachable from the network)
+    #[arg(long)]
+    pub listen_public: bool,
+    /// Refuse every mutation through the API (pause, flush, requeue, ...)
+    #[arg(long)]
+    pub read_only_api: bool,
+    /// Close a batch at this many messages
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
+    /// ...or when its oldest message is this many milliseconds old
+    #[arg(long, default_value_t = 200)]
+    pub batch_age: u64,
+    /// Record ids reserved durably per allocator block
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
+    pub key_block: i64,
+    /// A retry file that failed this many times moves to stuck/
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Shortest wait before retrying a retry file, in milliseconds
+    #[arg(long, default_value_t = 1000)]
+    pub retry_min: u64,
+    /// Longest wait before retrying a retry file, in milliseconds
+    #[arg(long, default_value_t = 300_000)]
+    pub retry_max: u64,
+    /// How long shutdown tries to commit before writing the open batch to retry/, in milliseconds
+    #[arg(long, default_value_t = 10_000)]
+    pub drain_deadline: u64,
+    /// SQLite busy timeout, in milliseconds
+    #[arg(long, default_value_t = 5_000)]
+    pub busy_timeout: u64,
+    /// Inbox rescan interval, in milliseconds (notify events are only hints)
+    #[arg(long, default_value_t = 5_000)]
+    pub rescan: u64,
+    /// Largest inbox file accepted, in bytes
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+    /// Most messages accepted in one inbox file
+    #[arg(long, default_value_t = 100_000)]
+    pub max_messages_per_file: usize,
+    /// Longest string field accepted, in bytes
+    #[arg(long, default_value_t = 4096)]
+    pub max_string_bytes: usize,
+}
 
-pub fn main(_args: RunArgs) -> ExitCode {
-    ExitCode::FAILURE
+impl RunArgs {
+    pub fn config(&self) -> ProcessorConfig {
+        let mut c = ProcessorConfig::new(self.root.path());
+        c.batch_size = self.batch_size as usize;
+        c.batch_age = Duration::from_millis(self.batch_age);
+        c.key_block_size = self.key_block;
+        c.max_attempts = self.max_attempts;
+        c.retry_backoff_min = Duration::from_millis(self.retry_min.max(1));
+        c.retry_backoff_max = Duration::from_millis(self.retry_max.max(self.retry_min.max(1)));
+        c.drain_deadline = Duration::from_millis(self.drain_deadline);
+        c.busy_timeout = Duration::from_millis(self.busy_timeout);
+        c.rescan_interval = Duration::from_millis(self.rescan.max(10));
+        c.limits.max_file_bytes = self.max_file_bytes;
+        c.limits.max_messages_per_file = self.max_messages_per_file;
+        c.limits.max_string_bytes = self.max_string_bytes;
+        c
+    }
+}
+
+/// Logs to stderr through tracing; `RUST_LOG` overrides the default level (info).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+pub fn main(args: RunArgs) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("statmgr: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("statmgr: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
+    let config = args.config();
+    let shutdown = CancellationToken::new();
+    let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
+    // The API outlives the drain, so an operator can watch it; it stops after.
+    let api_shutdown = CancellationToken::new();
+    let options = crate::api::server::ServerOptions {
+        listen: args.listen,
+        listen_public: args.listen_public,
+        read_only: args.read_only_api,
+    };
+    let server = match crate::api::server::start(processor.handle(), options, api_shutdown.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            shutdown.cancel();
+            processor.wait().await;
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        root = %config.root.display(),
+        api = %format!("http://{}", server.addr),
+        batch_size = config.batch_size,
+        batch_age_ms = config.batch_age.as_millis() as u64,
+        "processor started"
+    );
+    let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
+    processor.wait().await;
+    signals.abort();
+    api_shutdown.cancel();
+    server.wait().await;
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+/// First SIGTERM/SIGINT: drain. Second: hurry (write the open batch to retry/ now).
+async fn watch_signals(shutdown: CancellationToken, hurry: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    let mut seen = 0;
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        seen += 1;
+        if seen == 1 {
+            tracing::info!("{name}: stopping intake and draining");
+            shutdown.cancel();
+        } else {
+            tracing::warn!("{name} again: writing what is open to retry/ without more commit attempts");
+            hurry.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }

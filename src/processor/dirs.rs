@@ -64,6 +64,20 @@ impl StateDir {
         Ok(())
     }
 
+    /// Removes our own temporary files left by a crash in `retry/`, `stuck/` and
+    /// `corrupt/` (never in `inbox/`, where they belong to producers). They were never
+    /// renamed into place, so what they held is still where it came from.
+    pub fn remove_stale_temporaries(&self) {
+        for dir in [&self.retry, &self.stuck, &self.corrupt] {
+            let Ok(entries) = fs::read_dir(dir) else { continue };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
     /// Takes the exclusive lock of this state directory, held for the life of the value.
     pub fn lock(&self) -> Result<StateLock, Error> {
         let path = self.lock_path();

@@ -1,8 +1,184 @@
 //! The processor: intake -> batch -> commit -> retry. No UI and no HTTP types here.
 
+pub mod committer;
 pub mod control;
+pub mod corrupt;
 pub mod dirs;
+pub mod inbox;
+pub mod intake;
+pub mod keys;
+pub mod requeue;
 pub mod retry;
+pub mod retry_file;
+pub mod settle;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::wire::{ConfigInfo, ProcessorState};
+use crate::config::ProcessorConfig;
+use crate::error::Error;
+pub use control::Handle;
+pub use dirs::StateDir;
+
+/// Parsed files buffered between intake and the committer (backpressure beyond that).
+const INTAKE_QUEUE: usize = 64;
+/// How often the telemetry reader looks at `MAX(record_id)`.
+const DB_POLL: Duration = Duration::from_secs(1);
+
+/// A started processor: its threads run until the shutdown token is cancelled.
+pub struct Processor {
+    handle: Handle,
+    threads: Vec<JoinHandle<()>>,
+    hurry: Arc<AtomicBool>,
+    _lock: dirs::StateLock,
+}
+
+/// Starts the processor on `config.root`. Must be called inside a tokio runtime.
+/// Cancelling `shutdown` stops intake and drains (see `Processor::wait`).
+pub fn start(
+    config: ProcessorConfig,
+    shutdown: CancellationToken,
+    read_only_api: bool,
+) -> Result<Processor, Error> {
+    let dirs = StateDir::at(&config.root);
+    dirs.create()?;
+    let lock = dirs.lock()?;
+    dirs.remove_stale_temporaries();
+    let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+    let telemetry = Arc::new(telemetry::Telemetry::new(
+        config.root.display().to_string(),
+        ConfigInfo {
+            batch_size: config.batch_size as u64,
+            batch_age_ms: config.batch_age.as_millis() as u64,
+            max_attempts: config.max_attempts,
+            read_only_api,
+        },
+    ));
+    let (files_tx, files_rx) = crossbeam_channel::bounded(INTAKE_QUEUE);
+    let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let paused = Arc::new(watch::channel(false).0);
+    let hurry = Arc::new(AtomicBool::new(false));
+    let db_max = Arc::new(AtomicI64::new(-1));
+    let index = inbox::InboxIndex::default();
+    let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone());
+
+    let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), Box::new(store));
+    let committer = committer::Committer::new(
+        settler,
+        index.clone(),
+        files_rx,
+        cmd_rx,
+        stop_rx.clone(),
+        hurry.clone(),
+        db_max.clone(),
+    );
+    let intake = intake::Intake {
+        config: config.clone(),
+        dirs: dirs.clone(),
+        telemetry: telemetry.clone(),
+        index,
+        to_committer: files_tx,
+        paused: paused.subscribe(),
+        shutdown: shutdown.clone(),
+    };
+    let mut threads = Vec::new();
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(f)
+            .map_err(|e| Error::Config(format!("cannot start the {name} thread: {e}")))
+    };
+    threads.push(spawn("committer", Box::new(move || committer.run()))?);
+    threads.push(spawn("intake", Box::new(move || intake.run()))?);
+    let (db_path, busy) = (dirs.db.clone(), config.busy_timeout);
+    threads.push(spawn(
+        "db-reader",
+        Box::new(move || poll_db_max(&db_path, busy, &db_max, &stop_rx)),
+    )?);
+
+    telemetry.set_state(ProcessorState::Running);
+    let t = telemetry.clone();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        t.set_state(ProcessorState::Draining);
+        drop(stop_tx);
+    });
+    Ok(Processor {
+        handle,
+        threads,
+        hurry,
+        _lock: lock,
+    })
+}
+
+/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection.
+fn poll_db_max(
+    path: &std::path::Path,
+    busy: Duration,
+    db_max: &AtomicI64,
+    stop: &crossbeam_channel::Receiver<()>,
+) {
+    let mut reader = None;
+    loop {
+        if reader.is_none() {
+            reader = sqlite::SqliteReader::open(path, busy).ok();
+        }
+        if let Some(r) = &reader {
+            match r.max_record_id() {
+                Ok(v) => db_max.store(v, Ordering::Relaxed),
+                Err(_) => reader = None,
+            }
+        }
+        if !matches!(
+            stop.recv_timeout(DB_POLL),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout)
+        ) {
+            return;
+        }
+    }
+}
+
+impl Processor {
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Set it (a second signal) to stop trying the database and write what is open to
+    /// `retry/` at once.
+    pub fn hurry_handle(&self) -> Arc<AtomicBool> {
+        self.hurry.clone()
+    }
+
+    /// Waits until every thread has finished its drain.
+    pub async fn wait(self) {
+        let Processor {
+            handle,
+            threads,
+            _lock,
+            ..
+        } = self;
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                if t.join().is_err() {
+                    tracing::error!("a processor thread panicked");
+                }
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::error!("the processor threads could not be joined");
+        }
+        handle.telemetry.set_state(ProcessorState::Stopped);
+        drop(_lock);
+    }
+}

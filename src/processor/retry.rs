@@ -1,10 +1,140 @@
-//! Retry files: their format, backoff, bisect, and the move to `stuck/`.
+//! The retry schedule: which retry files are due when (per-file exponential backoff with
+//! jitter on the monotonic clock), loading `retry/` and `stuck/` at start, and file detail.
 
-use crate::api::wire::{FileDetail, FileKind};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::Rng;
+
+use crate::api::wire::{FileDetail, FileKind, MessagePage, MAX_PAGE};
 use crate::processor::control::ControlError;
-use crate::processor::dirs::StateDir;
-use crate::processor::telemetry::Telemetry;
+use crate::processor::corrupt;
+use crate::processor::dirs::{resolve_regular_file, ResolveError, StateDir};
+use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
+use crate::processor::telemetry::{summary, Telemetry};
 
+/// Backoff before attempt `attempts + 1`: `min * 2^(attempts-1)`, capped at `max`, with
+/// ±20 % jitter so that files that failed together do not retry together.
+pub fn backoff(attempts: u32, min: Duration, max: Duration) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    let base = min.saturating_mul(1u32 << exp).min(max);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    base.mul_f64(jitter).min(max)
+}
+
+/// Due times of the retry files, in memory; the files themselves are the truth.
+#[derive(Debug, Default)]
+pub struct RetrySchedule {
+    due: BTreeSet<(Instant, String)>,
+    by_name: HashMap<String, Instant>,
+}
+
+impl RetrySchedule {
+    pub fn schedule(&mut self, name: &str, at: Instant) {
+        self.remove(name);
+        self.due.insert((at, name.to_string()));
+        self.by_name.insert(name.to_string(), at);
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Some(at) = self.by_name.remove(name) {
+            self.due.remove(&(at, name.to_string()));
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    pub fn next_due(&self) -> Option<Instant> {
+        self.due.first().map(|(at, _)| *at)
+    }
+
+    /// The file due soonest, if it is due at `now`. Cost: O(log n), whatever n is.
+    pub fn pop_due(&mut self, now: Instant) -> Option<String> {
+        let (at, _) = self.due.first()?;
+        if *at > now {
+            return None;
+        }
+        let (_, name) = self.due.pop_first()?;
+        self.by_name.remove(&name);
+        Some(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.by_name.keys()
+    }
+}
+
+/// When a file whose header says `next_attempt_ms` is due, on the monotonic clock. The
+/// wall-clock distance is clamped to the backoff maximum, so a clock that jumped (or a
+/// file from another machine) can neither freeze a retry nor make it overdue forever.
+pub fn due_from_header(next_attempt_ms: u64, now: Instant, max: Duration) -> Instant {
+    let now_ms = ms_since_epoch(SystemTime::now());
+    let wait = Duration::from_millis(next_attempt_ms.saturating_sub(now_ms)).min(max);
+    now + wait
+}
+
+/// Files new in a directory (with their headers), and names that vanished from it.
+pub type DirChanges = (Vec<(String, retry_file::RetryHeader)>, Vec<String>);
+
+/// Brings `retry/` (or `stuck/`) and the in-memory view in line with the directory:
+/// new files are read (header only), vanished ones forgotten, unreadable ones moved to
+/// `corrupt/`. Returns the names that are new.
+pub fn sync_dir(
+    dirs: &StateDir,
+    telemetry: &Telemetry,
+    kind: FileKind,
+    known: &HashSet<String>,
+) -> Result<DirChanges, std::io::Error> {
+    let dir = match kind {
+        FileKind::Retry => &dirs.retry,
+        FileKind::Stuck => &dirs.stuck,
+    };
+    let mut present = HashSet::new();
+    let mut added = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            corrupt::quarantine_foreign(dirs, telemetry, dir, &entry.file_name(), "the name is not UTF-8");
+            continue;
+        };
+        if name.starts_with('.') {
+            continue; // a temporary file being written
+        }
+        present.insert(name.clone());
+        if known.contains(&name) {
+            continue;
+        }
+        match resolve_regular_file(dir, &name) {
+            Ok(Some(path)) => match retry_file::read_header(&path) {
+                Ok(h) => added.push((name, h)),
+                Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    corrupt::quarantine(dirs, telemetry, &path, &name, &e.to_string());
+                }
+            },
+            Ok(None) => {}
+            Err(ResolveError::NotRegular(why)) => {
+                corrupt::quarantine(dirs, telemetry, &dir.join(&name), &name, &why);
+            }
+            Err(e) => tracing::warn!("{}: {e}", dir.display()),
+        }
+    }
+    let gone = known.iter().filter(|n| !present.contains(*n)).cloned().collect();
+    Ok((added, gone))
+}
+
+/// One retry or stuck file, read from disk, with a page of its messages.
 pub fn file_detail(
     dirs: &StateDir,
     telemetry: &Telemetry,
@@ -13,6 +143,89 @@ pub fn file_detail(
     offset: u64,
     limit: u64,
 ) -> Result<FileDetail, ControlError> {
-    let _ = (dirs, telemetry, kind, name, offset, limit);
-    Err(ControlError::Failed("not yet".into()))
+    let dir = match kind {
+        FileKind::Retry => &dirs.retry,
+        FileKind::Stuck => &dirs.stuck,
+    };
+    let path = match resolve_regular_file(dir, name) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return Err(ControlError::NotFound(format!(
+                "no file {name:?} in {}",
+                dir.display()
+            )))
+        }
+        Err(ResolveError::BadName(e)) => return Err(ControlError::BadName(e.to_string())),
+        Err(ResolveError::NotRegular(e)) => return Err(ControlError::BadName(e)),
+        Err(ResolveError::Io(e)) => return Err(ControlError::Failed(e)),
+    };
+    let (header, messages) = retry_file::read(&path).map_err(|e| match e {
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ControlError::NotFound(format!("{name:?} is gone (committed or moved)"))
+        }
+        e => ControlError::Failed(format!("{name:?}: {e}")),
+    })?;
+    let mut entry = header.entry(name, kind == FileKind::Retry);
+    if let Some(live) = telemetry.file(kind, name) {
+        // The schedule in memory is fresher than the header (a requeue makes it due now).
+        entry.next_attempt = live.next_attempt;
+    }
+    let limit = limit.min(MAX_PAGE);
+    let total = messages.len() as u64;
+    let items = messages
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Ok(FileDetail {
+        kind,
+        summary: summary(&entry, SystemTime::now()),
+        history: header.history,
+        messages: MessagePage {
+            total,
+            offset,
+            limit,
+            items,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(300));
+        for (attempts, base) in [(1u32, 1.0f64), (2, 2.0), (3, 4.0), (9, 256.0)] {
+            let d = backoff(attempts, min, max).as_secs_f64();
+            assert!(d >= base * 0.8 && d <= base * 1.2, "attempt {attempts}: {d}");
+        }
+        assert!(backoff(40, min, max) <= max);
+        assert!(backoff(0, min, max) >= min.mul_f64(0.8));
+    }
+
+    #[test]
+    fn pop_due_serves_the_soonest_file_not_the_oldest_name() {
+        let now = Instant::now();
+        let mut s = RetrySchedule::default();
+        s.schedule("a-oldest", now + Duration::from_secs(60));
+        s.schedule("b", now);
+        s.schedule("c", now + Duration::from_secs(1));
+        assert_eq!(s.pop_due(now).as_deref(), Some("b"));
+        assert_eq!(s.pop_due(now), None);
+        s.schedule("c", now); // rescheduling replaces
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.pop_due(now).as_deref(), Some("c"));
+        assert_eq!(s.next_due(), Some(now + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn header_times_are_clamped_against_clock_jumps() {
+        let now = Instant::now();
+        let max = Duration::from_secs(300);
+        let day_ahead = ms_since_epoch(SystemTime::now()) + 86_400_000;
+        assert!(due_from_header(day_ahead, now, max) <= now + max);
+        assert_eq!(due_from_header(0, now, max), now);
+    }
 }

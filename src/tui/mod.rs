@@ -27,6 +27,19 @@ pub struct ConsoleOptions {
     /// restarted processor listens on a new port. `None` (`--url`, or an in-process
     /// processor): keep the same endpoint.
     pub root: Option<PathBuf>,
+    /// Set by `statmgr demo`: what to say on screen, and the generator's rate (`+`/`-`).
+    pub demo: Option<DemoHooks>,
+}
+
+/// The demo's link to the console: plain shared values, no processor types.
+#[derive(Debug, Clone)]
+pub struct DemoHooks {
+    /// One line saying what the demo does.
+    pub banner: String,
+    /// Messages per second the generator drops.
+    pub rate: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// What the demo's trouble-maker is doing right now.
+    pub status: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Default for ConsoleOptions {
@@ -34,7 +47,11 @@ impl Default for ConsoleOptions {
     fn default() -> Self {
         let theme = Theme::resolve("default", ColorChoice::Auto, theme::no_color_env())
             .unwrap_or_else(|_| Theme::plain());
-        ConsoleOptions { theme, root: None }
+        ConsoleOptions {
+            theme,
+            root: None,
+            demo: None,
+        }
     }
 }
 

@@ -1,10 +1,25 @@
 //! The status message: its type, parsing of inbox files, validation and uid derivation.
 
+mod decode;
+mod escape;
+mod fields;
+mod lines;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_hostile;
+mod uid;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Limits;
+
+pub use escape::{escape_text, needs_escape, quote, QUOTE_MAX_CHARS};
+pub use uid::{derive_uid, DERIVED_UID_PREFIX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,20 +120,69 @@ impl FileFormat {
 }
 
 /// Parse and validate one inbox file.
+///
+/// A `.json` file holds one message; any fault rejects the file. A `.jsonl` file holds one
+/// message per non-empty line; a bad line is set aside on its own and the others go on.
 pub fn parse_file(format: FileFormat, bytes: &[u8], limits: &Limits) -> Result<ParsedFile, FileRejected> {
-    let _ = (format, bytes, limits);
-    todo!("message parsing")
+    // Size first: nothing of a file over the limit is even looked at.
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(FileRejected::new(format!(
+            "file is {} bytes, more than the limit of {} bytes",
+            bytes.len(),
+            limits.max_file_bytes
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(FileRejected::new("empty file"));
+    }
+    if bytes.starts_with(UTF8_BOM) {
+        return Err(FileRejected::new(
+            "file starts with a UTF-8 byte order mark (bytes EF BB BF), which JSON does not allow",
+        ));
+    }
+    match format {
+        FileFormat::Json => parse_json(bytes, limits),
+        FileFormat::JsonLines => lines::parse_lines(bytes, limits),
+    }
 }
 
-/// The uid of a message the producer gave none: a hash of its content.
-pub fn derive_uid(message: &Message) -> String {
-    let _ = message;
-    todo!("uid derivation")
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl FileRejected {
+    fn new(reason: impl Into<String>) -> Self {
+        FileRejected {
+            reason: reason.into(),
+        }
+    }
 }
 
-/// Text from producers made safe for a log line or a terminal: control characters,
-/// escape sequences, C1 codes and bidi overrides are shown escaped (`\u{1b}`), never raw.
-pub fn escape_text(text: &str) -> String {
-    let _ = text;
-    todo!("escape")
+fn parse_json(bytes: &[u8], limits: &Limits) -> Result<ParsedFile, FileRejected> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let offset = error.valid_up_to();
+        let (line, column) = lines::position(bytes, offset);
+        FileRejected::new(format!(
+            "byte offset {offset} (line {line}, column {column}): {}",
+            lines::utf8_fault(bytes, &error)
+        ))
+    })?;
+    if text.trim_ascii().is_empty() {
+        return Err(FileRejected::new("empty file (only whitespace)"));
+    }
+    if limits.max_messages_per_file == 0 {
+        return Err(FileRejected::new("more than 0 messages, the limit per file"));
+    }
+    let message = decode::decode(text, limits)
+        .map_err(|error| FileRejected::new(lines::describe(&error, error.line())))?;
+    Ok(ParsedFile {
+        messages: vec![with_uid(message)],
+        rejected: Vec::new(),
+    })
+}
+
+/// The message with its uid derived from its content when the producer gave none.
+fn with_uid(mut message: Message) -> Message {
+    if message.uid.is_empty() {
+        message.uid = derive_uid(&message);
+    }
+    message
 }

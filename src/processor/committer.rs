@@ -1,0 +1,461 @@
+//! The committer thread: owns the database connection and the retry files. Batches what
+//! intake hands over (size or age), settles batches and due retry files, serves operator
+//! commands, and drains at shutdown.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver};
+
+use crate::api::wire::{EventKind, FileKind};
+use crate::message::{escape_text, Message};
+use crate::processor::control::{Command, ControlError};
+use crate::processor::corrupt;
+use crate::processor::dirs::{sync_dir, unused_name};
+use crate::processor::inbox::{InboxFile, InboxIndex};
+use crate::processor::retry::{self, due_from_header, RetrySchedule};
+use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
+use crate::processor::settle::{DrainLimit, Settler};
+use crate::processor::store::BatchSource;
+
+/// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
+const RETRY_BUDGET: Duration = Duration::from_millis(200);
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
+const MAINTENANCE: Duration = Duration::from_secs(10);
+/// A file whose messages could not be made durable is read again after this.
+const RELEASE_DELAY: Duration = Duration::from_secs(5);
+
+struct PendingFile {
+    name: String,
+    total: usize,
+    settled: usize,
+    abandoned: bool,
+    read_at: Instant,
+}
+
+pub struct Committer {
+    pub settler: Settler,
+    pub index: InboxIndex,
+    pub files: Receiver<InboxFile>,
+    pub commands: Receiver<Command>,
+    /// Disconnected when shutdown begins.
+    pub stop: Receiver<()>,
+    /// Set by a second signal: stop trying the database while draining.
+    pub hurry: Arc<AtomicBool>,
+    /// `MAX(record_id)` as the telemetry reader last saw it.
+    pub db_max: Arc<AtomicI64>,
+    schedule: RetrySchedule,
+    stuck_names: HashSet<String>,
+    batch: Vec<Message>,
+    parts: Vec<(u64, usize)>,
+    opened: Option<Instant>,
+    pending: BTreeMap<u64, PendingFile>,
+    next_file_id: u64,
+}
+
+impl Committer {
+    pub fn new(
+        settler: Settler,
+        index: InboxIndex,
+        files: Receiver<InboxFile>,
+        commands: Receiver<Command>,
+        stop: Receiver<()>,
+        hurry: Arc<AtomicBool>,
+        db_max: Arc<AtomicI64>,
+    ) -> Committer {
+        Committer {
+            settler,
+            index,
+            files,
+            commands,
+            stop,
+            hurry,
+            db_max,
+            schedule: RetrySchedule::default(),
+            stuck_names: HashSet::new(),
+            batch: Vec::new(),
+            parts: Vec::new(),
+            opened: None,
+            pending: BTreeMap::new(),
+            next_file_id: 0,
+        }
+    }
+
+    fn config(&self) -> &crate::config::ProcessorConfig {
+        &self.settler.config
+    }
+
+    pub fn run(mut self) {
+        if let Err(e) = self.settler.keys.reconcile(self.settler.store.as_mut()) {
+            tracing::warn!("cannot reconcile the allocator at start ({e}); will try before the first commit");
+        }
+        self.settler.publish_allocator();
+        self.sync_dirs();
+        let mut last_housekeeping = Instant::now();
+        let mut last_maintenance = Instant::now();
+        let mut last_dir_sync = Instant::now();
+        loop {
+            let wait = self.next_wakeup().saturating_duration_since(Instant::now());
+            select! {
+                recv(self.files) -> file => match file {
+                    Ok(file) => self.accept(file),
+                    Err(_) => break,
+                },
+                recv(self.commands) -> cmd => if let Ok(cmd) = cmd { self.handle(cmd) },
+                recv(self.stop) -> _ => break,
+                default(wait) => {},
+            }
+            if self.batch_due() {
+                self.commit_open(BatchSource::Inbox);
+            }
+            self.run_due_retries();
+            let now = Instant::now();
+            if now - last_housekeeping >= HOUSEKEEPING {
+                last_housekeeping = now;
+                self.publish();
+            }
+            if now - last_maintenance >= MAINTENANCE {
+                last_maintenance = now;
+                if let Err(e) = self.settler.store.maintain() {
+                    tracing::warn!("database maintenance failed: {e}");
+                }
+            }
+            if now - last_dir_sync >= self.config().rescan_interval {
+                last_dir_sync = now;
+                self.sync_dirs();
+            }
+        }
+        self.finish();
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let mut at = Instant::now() + HOUSEKEEPING;
+        if let Some(opened) = self.opened {
+            at = at.min(opened + self.config().batch_age);
+        }
+        if let Some(due) = self.schedule.next_due() {
+            at = at.min(due);
+        }
+        at
+    }
+
+    fn batch_due(&self) -> bool {
+        !self.batch.is_empty()
+            && (self.batch.len() >= self.config().batch_size
+                || self
+                    .opened
+                    .is_some_and(|t| t.elapsed() >= self.config().batch_age))
+    }
+
+    /// Adds a parsed file to the open batch, committing each time the batch is full.
+    fn accept(&mut self, file: InboxFile) {
+        let id = self.next_file_id;
+        self.next_file_id += 1;
+        let total = file.messages.len();
+        self.pending.insert(
+            id,
+            PendingFile {
+                name: file.name,
+                total,
+                settled: 0,
+                abandoned: false,
+                read_at: file.read_at,
+            },
+        );
+        if total == 0 {
+            self.settle_parts(&[(id, 0)], true);
+            return;
+        }
+        let mut messages = file.messages.into_iter().peekable();
+        while messages.peek().is_some() {
+            let room = if self.settler.drain.is_some() {
+                usize::MAX // draining: one settlement of everything handed over
+            } else {
+                self.config().batch_size.saturating_sub(self.batch.len()).max(1)
+            };
+            let before = self.batch.len();
+            self.batch.extend(messages.by_ref().take(room));
+            self.parts.push((id, self.batch.len() - before));
+            self.opened.get_or_insert(file.read_at);
+            if self.batch.len() >= self.config().batch_size && self.settler.drain.is_none() {
+                self.commit_open(BatchSource::Inbox);
+            }
+        }
+    }
+
+    /// Settles the open batch: commit, bisect, and `retry/` or `stuck/` for the rest.
+    fn commit_open(&mut self, source: BatchSource) -> u64 {
+        if self.batch.is_empty() {
+            return 0;
+        }
+        let msgs = std::mem::take(&mut self.batch);
+        let parts = std::mem::take(&mut self.parts);
+        self.opened = None;
+        let count = msgs.len() as u64;
+        let settlement = self.settler.settle(msgs, source, None);
+        let mut unsaved = self.settler.write_poison(settlement.poison);
+        let mut durable = unsaved.is_empty();
+        if !settlement.leftover.is_empty() || !unsaved.is_empty() {
+            let mut rest = settlement.leftover;
+            rest.append(&mut unsaved);
+            let error = settlement
+                .error
+                .unwrap_or_else(|| "could not write to stuck/".into());
+            tracing::warn!("{} messages go to retry/: {}", rest.len(), escape_text(&error));
+            durable = self.settler.write_retry(&rest, &error, &mut self.schedule);
+        }
+        self.settle_parts(&parts, durable);
+        count
+    }
+
+    /// Marks parts of inbox files settled; a file whose every message is durable leaves
+    /// the inbox, one that could not be made durable stays and is read again later.
+    fn settle_parts(&mut self, parts: &[(u64, usize)], durable: bool) {
+        for &(id, count) in parts {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            p.settled += count;
+            p.abandoned |= !durable;
+            self.index.settled(count as u64);
+            if p.settled < p.total {
+                continue;
+            }
+            let p = self.pending.remove(&id).expect("present");
+            if p.abandoned {
+                self.index.release(&p.name, Instant::now() + RELEASE_DELAY);
+                continue;
+            }
+            let path = self.settler.dirs.inbox.join(&p.name);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::error!(file = %escape_text(&p.name), "committed, but cannot unlink: {e}"),
+            }
+            self.index.remove(&p.name);
+        }
+    }
+
+    fn run_due_retries(&mut self) {
+        let started = Instant::now();
+        while started.elapsed() < RETRY_BUDGET {
+            let Some(name) = self.schedule.pop_due(Instant::now()) else {
+                break;
+            };
+            self.retry_one(&name);
+        }
+    }
+
+    /// One attempt at a retry file.
+    fn retry_one(&mut self, name: &str) {
+        let dirs = self.settler.dirs.clone();
+        let path = dirs.retry.join(name);
+        let (mut header, msgs) = match retry_file::read(&path) {
+            Ok(x) => x,
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.settler.telemetry.remove_file(FileKind::Retry, name);
+                return;
+            }
+            Err(ReadError::Corrupt(why)) => {
+                let t = self.settler.telemetry.clone();
+                corrupt::quarantine(
+                    &dirs,
+                    &t,
+                    &path,
+                    name,
+                    &format!("retry file is unreadable: {why}"),
+                );
+                t.remove_file(FileKind::Retry, name);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("cannot read retry file {name}: {e}");
+                self.schedule
+                    .schedule(name, Instant::now() + self.config().retry_backoff_min);
+                return;
+            }
+        };
+        let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
+        let mut rest = settlement.leftover;
+        rest.append(&mut self.settler.write_poison(settlement.poison));
+        if rest.is_empty() {
+            let gone = fs::remove_file(&path).and_then(|()| sync_dir(&dirs.retry));
+            if let Err(e) = gone {
+                tracing::error!("retry file {name} committed, but cannot remove it: {e}");
+            }
+            self.settler.telemetry.remove_file(FileKind::Retry, name);
+            return;
+        }
+        let error = settlement
+            .error
+            .unwrap_or_else(|| "could not write to stuck/".into());
+        let now = std::time::SystemTime::now();
+        header.failed(&error, now);
+        header.messages = rest.len() as u64;
+        let t = self.settler.telemetry.clone();
+        if header.attempts >= self.config().max_attempts {
+            let target = unused_name(&dirs.stuck, name);
+            let moved = retry_file::write(&dirs.stuck, &target, &header, &rest)
+                .and_then(|()| fs::remove_file(&path))
+                .and_then(|()| sync_dir(&dirs.retry));
+            match moved {
+                Ok(()) => {
+                    t.remove_file(FileKind::Retry, name);
+                    t.upsert_file(FileKind::Stuck, header.entry(&target, false));
+                    self.stuck_names.insert(target.clone());
+                    t.update_counters(|c| c.stuck += rest.len() as u64);
+                    t.emit(EventKind::FileStuck {
+                        file: target,
+                        messages: rest.len() as u64,
+                        error,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!("cannot move {name} to stuck/: {e}");
+                    self.schedule
+                        .schedule(name, Instant::now() + self.config().retry_backoff_max);
+                }
+            }
+            return;
+        }
+        let cfg = self.config();
+        let wait = retry::backoff(header.attempts, cfg.retry_backoff_min, cfg.retry_backoff_max);
+        header.next_attempt_ms = ms_since_epoch(now + wait);
+        if let Err(e) = retry_file::write(&dirs.retry, name, &header, &rest) {
+            // The old file is intact (the write is atomic): only its header is stale.
+            tracing::error!("cannot rewrite retry file {name}: {e}");
+        }
+        self.schedule.schedule(name, Instant::now() + wait);
+        t.upsert_file(FileKind::Retry, header.entry(name, true));
+        t.emit(EventKind::BatchRetried {
+            file: name.to_string(),
+            messages: rest.len() as u64,
+            attempts: header.attempts,
+            error,
+            next_attempt_in_s: wait.as_secs_f64(),
+        });
+    }
+
+    /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk
+    /// (an operator may move files by hand).
+    fn sync_dirs(&mut self) {
+        let dirs = self.settler.dirs.clone();
+        let t = self.settler.telemetry.clone();
+        let known: HashSet<String> = self.schedule.names().cloned().collect();
+        match retry::sync_dir(&dirs, &t, FileKind::Retry, &known) {
+            Ok((added, gone)) => {
+                for (name, header) in added {
+                    let due = due_from_header(
+                        header.next_attempt_ms,
+                        Instant::now(),
+                        self.config().retry_backoff_max,
+                    );
+                    self.schedule.schedule(&name, due);
+                    t.upsert_file(FileKind::Retry, header.entry(&name, true));
+                }
+                for name in gone {
+                    self.schedule.remove(&name);
+                    t.remove_file(FileKind::Retry, &name);
+                }
+            }
+            Err(e) => tracing::error!("cannot list {}: {e}", dirs.retry.display()),
+        }
+        match retry::sync_dir(&dirs, &t, FileKind::Stuck, &self.stuck_names) {
+            Ok((added, gone)) => {
+                for (name, header) in added {
+                    t.upsert_file(FileKind::Stuck, header.entry(&name, false));
+                    self.stuck_names.insert(name);
+                }
+                for name in gone {
+                    self.stuck_names.remove(&name);
+                    t.remove_file(FileKind::Stuck, &name);
+                }
+            }
+            Err(e) => tracing::error!("cannot list {}: {e}", dirs.stuck.display()),
+        }
+    }
+
+    fn publish(&mut self) {
+        let db_max = self.db_max.load(Ordering::Relaxed);
+        if db_max >= 0 {
+            self.settler.keys.observe_db_max(db_max);
+        }
+        self.settler.publish_allocator();
+        let (_, _, _, files, messages) = self.index.stats();
+        let oldest = self.pending.values().next().map(|p| p.read_at);
+        self.settler.telemetry.set_in_flight(messages, files, oldest);
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Flush { reply } => {
+                let n = self.commit_open(BatchSource::Inbox);
+                let outcome = if n == 0 {
+                    "nothing to flush: the open batch was empty".to_string()
+                } else {
+                    format!("flushed the open batch of {n} messages")
+                };
+                let _ = reply.send(Ok(outcome));
+            }
+            Command::Resync { reply } => {
+                let result = self.settler.resync("operator request").map(|()| {
+                    let i = self.settler.keys.info();
+                    format!(
+                        "allocator resynced: next id {}, database max id {}",
+                        i.next_id, i.db_max_id
+                    )
+                });
+                let _ = reply.send(result.map_err(|e| ControlError::Failed(e.to_string())));
+            }
+            Command::Requeue {
+                name,
+                expected_attempts,
+                reply,
+            } => {
+                let _ = reply.send(self.requeue(&name, expected_attempts));
+            }
+        }
+    }
+
+    fn requeue(&mut self, name: &str, expected: Option<u32>) -> Result<String, ControlError> {
+        crate::processor::requeue::requeue(
+            &self.settler.dirs,
+            &self.settler.telemetry,
+            &mut self.schedule,
+            &mut self.stuck_names,
+            name,
+            expected,
+        )
+    }
+
+    /// Shutdown: take what intake already handed over, commit it within the deadline,
+    /// and write what could not be committed to `retry/`.
+    fn finish(&mut self) {
+        self.settler.drain = Some(DrainLimit {
+            deadline: Instant::now() + self.config().drain_deadline,
+            hurry: self.hurry.clone(),
+        });
+        while let Ok(file) = self.files.try_recv() {
+            self.accept(file);
+        }
+        let n = self.batch.len();
+        if n > 0 {
+            tracing::info!("draining: committing the open batch of {n} messages");
+        }
+        self.commit_open(BatchSource::Drain);
+        self.publish();
+        // Files handed over but not settled stay in the inbox for the next start.
+        let left: Vec<u64> = self.pending.keys().copied().collect();
+        for id in left {
+            if let Some(p) = self.pending.remove(&id) {
+                self.index.release(&p.name, Instant::now());
+            }
+        }
+        if let Err(e) = self.settler.store.maintain() {
+            tracing::warn!("final checkpoint failed: {e}");
+        }
+    }
+}

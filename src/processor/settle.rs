@@ -1,0 +1,284 @@
+//! Settling messages: commit them with fresh keys (resyncing the allocator on a key
+//! conflict), bisect a batch that fails permanently until the poison message is isolated,
+//! and make durable in `retry/` or `stuck/` whatever could not be committed.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::api::wire::{BatchInfo, EventKind, FileKind};
+use crate::config::ProcessorConfig;
+use crate::message::Message;
+use crate::processor::keys::KeyAllocator;
+use crate::processor::retry::{backoff, RetrySchedule};
+use crate::processor::retry_file::{self, ms_since_epoch, RetryHeader};
+use crate::processor::store::{BatchSource, KeyedMessage, Store, StoreError};
+use crate::processor::telemetry::{rfc3339, Telemetry};
+use crate::processor::StateDir;
+
+/// Resyncs tried for one batch before the conflict is treated as transient.
+const MAX_RESYNCS: usize = 4;
+
+/// What became of a list of messages.
+#[derive(Debug, Default)]
+pub struct Settlement {
+    pub committed: u64,
+    /// Not committed for a transient reason: must go to (or stay in) `retry/`.
+    pub leftover: Vec<Message>,
+    pub error: Option<String>,
+    /// Isolated messages that fail on their own, with their error: `stuck/`.
+    pub poison: Vec<(Message, String)>,
+}
+
+/// During shutdown: when to stop trying the database and write to `retry/` instead.
+#[derive(Debug, Clone)]
+pub struct DrainLimit {
+    pub deadline: Instant,
+    pub hurry: Arc<AtomicBool>,
+}
+
+/// The database side of the committer: store, allocator, and what they report.
+pub struct Settler {
+    pub config: ProcessorConfig,
+    pub dirs: StateDir,
+    pub telemetry: Arc<Telemetry>,
+    pub store: Box<dyn Store>,
+    pub keys: KeyAllocator,
+    pub drain: Option<DrainLimit>,
+    seq: u64,
+}
+
+impl Settler {
+    pub fn new(
+        config: ProcessorConfig,
+        dirs: StateDir,
+        telemetry: Arc<Telemetry>,
+        store: Box<dyn Store>,
+    ) -> Settler {
+        let keys = KeyAllocator::new(config.key_block_size);
+        Settler {
+            config,
+            dirs,
+            telemetry,
+            store,
+            keys,
+            drain: None,
+            seq: 0,
+        }
+    }
+
+    pub fn publish_allocator(&self) {
+        self.telemetry.set_allocator(self.keys.info());
+    }
+
+    pub fn resync(&mut self, reason: &str) -> Result<(), StoreError> {
+        let result = self.keys.resync(self.store.as_mut());
+        let info = self.keys.info();
+        if result.is_ok() {
+            self.telemetry.emit(EventKind::AllocatorResync {
+                next_id: info.next_id,
+                db_max_id: info.db_max_id,
+                reason: reason.to_string(),
+            });
+        }
+        self.publish_allocator();
+        result
+    }
+
+    /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
+    fn commit_once(
+        &mut self,
+        msgs: &[Message],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for _ in 0..MAX_RESYNCS {
+            let ids = self.keys.allocate(msgs.len(), self.store.as_mut());
+            self.publish_allocator();
+            let ids = ids?;
+            let rows: Vec<KeyedMessage<'_>> = ids
+                .iter()
+                .zip(msgs)
+                .map(|(&record_id, message)| KeyedMessage { record_id, message })
+                .collect();
+            match self.store.commit_batch(&rows, source, source_file) {
+                Ok(c) => {
+                    self.telemetry.batch_committed(BatchInfo {
+                        id: c.batch_id,
+                        committed_at: rfc3339(SystemTime::now()),
+                        count: c.inserted,
+                        duplicates: c.duplicates,
+                        first_record_id: c.first_record_id,
+                        last_record_id: c.last_record_id,
+                        duration_ms: c.duration_ms,
+                        source: source.as_str().to_string(),
+                        source_file: source_file.map(str::to_string),
+                    });
+                    return Ok(());
+                }
+                Err(StoreError::KeyConflict(e)) => {
+                    tracing::warn!("key conflict ({e}); resyncing the allocator with the database");
+                    self.resync(&format!("key conflict: {e}"))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "record ids still conflicted after {MAX_RESYNCS} resyncs: another writer is taking the same ids"
+        )))
+    }
+
+    fn out_of_time(&self) -> bool {
+        match &self.drain {
+            None => false,
+            Some(d) => {
+                d.hurry.load(Ordering::Relaxed) || Instant::now() + self.config.busy_timeout >= d.deadline
+            }
+        }
+    }
+
+    /// Commit with the drain rules: while shutting down, a transient failure is tried
+    /// again until the deadline would be passed.
+    fn commit_chunk(
+        &mut self,
+        msgs: &[Message],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        loop {
+            if self.out_of_time() {
+                return Err(StoreError::Transient(
+                    "shutdown deadline reached before the commit".into(),
+                ));
+            }
+            match self.commit_once(msgs, source, source_file) {
+                Err(StoreError::Transient(e)) if self.drain.is_some() && !self.out_of_time() => {
+                    tracing::warn!("commit failed during shutdown ({e}); trying again");
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Commits `msgs` in chunks of the batch size; a chunk that fails permanently is
+    /// bisected; after the first transient failure everything left is a leftover.
+    pub fn settle(
+        &mut self,
+        msgs: Vec<Message>,
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Settlement {
+        let mut out = Settlement::default();
+        let mut work: VecDeque<Vec<Message>> = VecDeque::new();
+        let mut rest = msgs;
+        while rest.len() > self.config.batch_size {
+            let tail = rest.split_off(self.config.batch_size);
+            work.push_back(rest);
+            rest = tail;
+        }
+        work.push_back(rest);
+        while let Some(mut chunk) = work.pop_front() {
+            if chunk.is_empty() {
+                continue;
+            }
+            if out.error.is_some() {
+                out.leftover.append(&mut chunk);
+                continue;
+            }
+            match self.commit_chunk(&chunk, source, source_file) {
+                Ok(()) => out.committed += chunk.len() as u64,
+                Err(StoreError::Permanent(e)) if chunk.len() == 1 => {
+                    tracing::warn!("isolated a message that cannot be committed: {e}");
+                    out.poison.push((chunk.remove(0), e));
+                }
+                Err(StoreError::Permanent(e)) => {
+                    tracing::info!(
+                        "batch of {} failed ({e}); bisecting to isolate the cause",
+                        chunk.len()
+                    );
+                    let right = chunk.split_off(chunk.len() / 2);
+                    work.push_front(right);
+                    work.push_front(chunk);
+                }
+                Err(e) => {
+                    out.error = Some(e.to_string());
+                    out.leftover.append(&mut chunk);
+                }
+            }
+        }
+        out
+    }
+
+    /// A name for a new file in `retry/` or `stuck/`: time-ordered, unique, readable.
+    pub fn new_file_name(&mut self, tag: &str) -> String {
+        self.seq += 1;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
+        format!("{stamp}-{:06}-{}{tag}.batch", self.seq, std::process::id())
+    }
+
+    /// Writes isolated poison messages to `stuck/`, one file each. Returns the ones that
+    /// could not be written (they must stay where they were).
+    pub fn write_poison(&mut self, poison: Vec<(Message, String)>) -> Vec<Message> {
+        let mut failed = Vec::new();
+        for (msg, error) in poison {
+            let name = self.new_file_name("-poison");
+            let now = SystemTime::now();
+            let mut header = RetryHeader::new(1, &error, now);
+            header.failed(&error, now);
+            match retry_file::write(&self.dirs.stuck, &name, &header, std::slice::from_ref(&msg)) {
+                Ok(()) => {
+                    self.telemetry
+                        .upsert_file(FileKind::Stuck, header.entry(&name, false));
+                    self.telemetry.update_counters(|c| c.stuck += 1);
+                    self.telemetry.emit(EventKind::FileStuck {
+                        file: name,
+                        messages: 1,
+                        error,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!("cannot write {name} to stuck/: {e}");
+                    failed.push(msg);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Writes a new retry file for messages that failed `attempts` times with `error`.
+    /// Returns false (and logs) if it could not be made durable.
+    pub fn write_retry(&mut self, msgs: &[Message], error: &str, schedule: &mut RetrySchedule) -> bool {
+        let name = self.new_file_name("");
+        let now = SystemTime::now();
+        let mut header = RetryHeader::new(msgs.len() as u64, error, now);
+        header.failed(error, now);
+        let wait = backoff(
+            header.attempts,
+            self.config.retry_backoff_min,
+            self.config.retry_backoff_max,
+        );
+        header.next_attempt_ms = ms_since_epoch(now + wait);
+        match retry_file::write(&self.dirs.retry, &name, &header, msgs) {
+            Ok(()) => {
+                schedule.schedule(&name, Instant::now() + wait);
+                self.telemetry
+                    .upsert_file(FileKind::Retry, header.entry(&name, true));
+                self.telemetry.update_counters(|c| c.retried += msgs.len() as u64);
+                self.telemetry.emit(EventKind::BatchRetried {
+                    file: name,
+                    messages: msgs.len() as u64,
+                    attempts: header.attempts,
+                    error: error.to_string(),
+                    next_attempt_in_s: wait.as_secs_f64(),
+                });
+                true
+            }
+            Err(e) => {
+                tracing::error!("cannot write a retry file for {} messages: {e}", msgs.len());
+                false
+            }
+        }
+    }
+}
