@@ -134,9 +134,10 @@ async fn session(
     resume: &mut Resume,
 ) -> Result<(), String> {
     let snapshot = fetch(client, links).await?;
-    backoff.reset();
     let from = resume.from_snapshot(&snapshot.0);
     let mut stream = client.events(from).await.map_err(|e| e.to_string())?;
+    // Only a connection that delivers both a snapshot and events counts as a success.
+    backoff.reset();
     let endpoint = client.target().url.clone();
     send(links, ApiUpdate::Connected { endpoint }).await?;
     send_snapshot(links, snapshot).await?;
