@@ -404,3 +404,22 @@ fn a_read_only_processor_makes_the_console_read_only() {
     assert!(notice(&c).contains("--read-only-api"), "{}", notice(&c));
     assert!(c.text().contains("READ-ONLY"));
 }
+
+#[test]
+fn plus_and_minus_change_the_demo_rate_and_say_so_elsewhere() {
+    let mut c = Console::running(false, 80, 24);
+    assert!(c.key(Key::Char('+')).is_empty());
+    assert!(notice(&c).contains("statmgr demo"), "{}", notice(&c));
+    c.state.demo = Some(statmgr::tui::state::DemoInfo {
+        banner: String::new(),
+        rate: 0,
+        status: String::new(),
+    });
+    assert_eq!(c.key(Key::Char('+')), vec![Command::SetDemoRate(10)]);
+    c.act(Action::Demo {
+        rate: 90,
+        status: "database free".into(),
+    });
+    assert_eq!(c.key(Key::Char('-')), vec![Command::SetDemoRate(60)]);
+    assert_eq!(c.key(Key::Char('=')), vec![Command::SetDemoRate(135)]);
+}

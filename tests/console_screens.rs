@@ -376,6 +376,18 @@ fn regenerate_screenshots() {
     down.now += 12.0;
     down.act(Action::Tick);
     write("disconnected", &down, &default, DARK);
+    let mut demo = Console::running(false, 120, 40);
+    demo.state.demo = Some(statmgr::tui::state::DemoInfo {
+        banner: "DEMO in /tmp/statmgr-demo/state: messages from SITE03-LEGACY are refused by a trigger"
+            .into(),
+        rate: 200,
+        status: "DATABASE LOCKED by the demo for 5s more: batches go to retry/".into(),
+    });
+    demo.act(Action::Resize {
+        width: 120,
+        height: 40,
+    });
+    write("demo", &demo, &default, DARK);
     let mut help = Console::running(false, 120, 50);
     help.key(Key::Char('?'));
     write("help", &help, &default, DARK);
@@ -408,4 +420,55 @@ fn absurd_numbers_from_a_server_never_panic() {
         let text = c.text();
         assert!(text.contains("Retry") && text.contains("q quit"), "{text}");
     }
+}
+
+#[test]
+fn the_demo_line_shows_the_rate_and_what_the_demo_is_doing() {
+    let mut c = Console::running(false, 100, 30);
+    c.state.demo = Some(statmgr::tui::state::DemoInfo {
+        banner: "DEMO in /tmp/statmgr-demo-x/state: messages from SITE03-LEGACY are refused".into(),
+        rate: 200,
+        status: "DATABASE LOCKED by the demo for 5s more: batches go to retry/".into(),
+    });
+    c.act(Action::Resize {
+        width: 100,
+        height: 30,
+    });
+    assert_eq!(c.key(Key::Char('+')), vec![Command::SetDemoRate(300)]);
+    c.act(Action::Demo {
+        rate: 300,
+        status: "DATABASE LOCKED by the demo for 4s more: batches go to retry/".into(),
+    });
+    let text = c.text();
+    assert!(text.contains("DEMO  300 msg/s (+/-)"), "{text}");
+    assert!(text.contains("LOCKED by the demo for 4s"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn runs_of_batch_commits_fold_into_one_event_line() {
+    let mut c = Console::running(false, 160, 30);
+    for i in 0..5 {
+        let b = console_support::batch(2000 + i, 100, 300_000 + i * 100, 3.0, "inbox");
+        c.api(ApiUpdate::Event(Box::new(event(
+            9500 + i as u64,
+            EventKind::BatchCommitted { batch: b },
+        ))));
+    }
+    let action = EventKind::OperatorAction {
+        action: "flush".into(),
+        target: None,
+        origin: "console".into(),
+        outcome: "committed 12 messages".into(),
+    };
+    c.api(ApiUpdate::Event(Box::new(event(9505, action))));
+    let text = c.text();
+    assert!(
+        text.contains("5 batches committed 500 rows (#2000-#2004)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("operator flush (console): committed 12 messages"),
+        "{text}"
+    );
 }

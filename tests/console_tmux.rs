@@ -1,6 +1,6 @@
-//! The console in a real terminal: tmux on a private socket, a fixed size, keys sent and the
-//! screen captured. The tests marked `ignore` need the processor and its API (`statmgr run`);
-//! run them with `cargo test --test console_tmux -- --include-ignored` once those exist.
+//! The console in a real terminal against a real processor (`statmgr run` on a temporary
+//! state directory): tmux on a private socket, a fixed size, keys sent, the screen captured,
+//! and after the console exits, the terminal's modes checked.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,7 +17,7 @@ struct Tmux {
 
 impl Tmux {
     /// Runs `command` (through `sh -c`) in a `width`x`height` terminal. When it ends, the
-    /// shell prints `[exit N]` and the terminal's modes, so a test can check both.
+    /// shell prints `[exit N]`, the terminal's modes and `[end]`, so a test can check them.
     fn start(width: u16, height: u16, command: &str) -> Tmux {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let socket = format!(
@@ -26,7 +26,7 @@ impl Tmux {
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
         let tmux = Tmux { socket };
-        let script = format!("{command}; echo \"[exit $?]\"; stty -a; exec sleep 600");
+        let script = format!("{command}; echo \"[exit $?]\"; stty -a; echo \"[end]\"; exec sleep 600");
         let size = (width.to_string(), height.to_string());
         tmux.run(&[
             "new-session",
@@ -99,7 +99,7 @@ impl Tmux {
 
     /// After the command ended: its exit code, with the terminal back in cooked mode.
     fn exit_code(&self) -> i32 {
-        let screen = self.wait_for("[exit ");
+        let screen = self.wait_for("[end]");
         assert!(
             !screen.contains("-icanon") && screen.contains("icanon"),
             "raw mode left on:\n{screen}"
@@ -186,7 +186,6 @@ fn a_bad_theme_is_reported_in_a_real_terminal_and_leaves_it_usable() {
 }
 
 #[test]
-#[ignore = "needs the processor and its API (statmgr run)"]
 fn the_console_attaches_and_q_restores_the_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _processor = Processor::start(dir.path());
@@ -202,7 +201,6 @@ fn the_console_attaches_and_q_restores_the_terminal() {
 }
 
 #[test]
-#[ignore = "needs the processor and its API (statmgr run)"]
 fn pause_and_resume_from_the_console() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _processor = Processor::start(dir.path());
@@ -217,7 +215,6 @@ fn pause_and_resume_from_the_console() {
 }
 
 #[test]
-#[ignore = "needs the processor and its API (statmgr run)"]
 fn watch_is_read_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _processor = Processor::start(dir.path());
@@ -232,7 +229,6 @@ fn watch_is_read_only() {
 }
 
 #[test]
-#[ignore = "needs the processor and its API (statmgr run)"]
 fn the_console_survives_a_processor_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let processor = Processor::start(dir.path());
@@ -249,7 +245,6 @@ fn the_console_survives_a_processor_restart() {
 }
 
 #[test]
-#[ignore = "needs the processor and its API (statmgr run)"]
 fn resizing_to_too_small_and_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _processor = Processor::start(dir.path());

@@ -13,6 +13,11 @@ pub enum Action {
     },
     /// Once a second: ages and "disconnected since" move on.
     Tick,
+    /// `statmgr demo`'s rate and what it is doing, read from its hooks.
+    Demo {
+        rate: u64,
+        status: String,
+    },
     Api(ApiUpdate),
 }
 
@@ -76,6 +81,8 @@ pub enum Command {
         offset: u64,
         limit: u64,
     },
+    /// `statmgr demo` only: messages per second for its generator (not an API call).
+    SetDemoRate(u64),
 }
 
 impl Command {
@@ -88,6 +95,7 @@ impl Command {
             Command::Resync => "resync".into(),
             Command::Requeue { name, .. } => format!("requeue {name}"),
             Command::FetchDetail { name, .. } => format!("detail {name}"),
+            Command::SetDemoRate(_) => "demo rate".into(),
         }
     }
 }

@@ -17,10 +17,10 @@ use crate::tui::action::{Action, ApiUpdate, Command};
 use crate::tui::conn::{self, Links, Queries, Rediscover};
 use crate::tui::keymap::Key;
 use crate::tui::reduce::reduce;
-use crate::tui::state::State;
+use crate::tui::state::{DemoInfo, State};
 use crate::tui::terminal::{self, Tui};
 use crate::tui::theme::Theme;
-use crate::tui::{view, ConsoleError, ConsoleOptions};
+use crate::tui::{view, ConsoleError, ConsoleOptions, DemoHooks};
 
 const FRAME: Duration = Duration::from_millis(33);
 const TICK: Duration = Duration::from_secs(1);
@@ -30,7 +30,15 @@ pub async fn run_console(client: Client, read_only: bool, opts: ConsoleOptions) 
     if !std::io::stdout().is_terminal() {
         return Err(ConsoleError::NotATerminal);
     }
-    let state = State::new(client.target().url.clone(), read_only);
+    let mut state = State::new(client.target().url.clone(), read_only);
+    state.demo = opts.demo.as_ref().map(|hooks| {
+        let (rate, status) = read_demo(hooks);
+        DemoInfo {
+            banner: hooks.banner.clone(),
+            rate,
+            status,
+        }
+    });
     let (updates_tx, updates) = mpsc::channel(1024);
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let (queries, queries_rx) = watch::channel(state.queries());
@@ -65,6 +73,7 @@ pub async fn run_console(client: Client, read_only: bool, opts: ConsoleOptions) 
         commands,
         queries,
         stopped,
+        demo: opts.demo.clone(),
     };
     let result = run_ui(state, &opts.theme, channels).await;
     cancel.cancel();
@@ -81,6 +90,18 @@ pub struct Channels {
     pub queries: watch::Sender<Queries>,
     /// Cancelled when the API tasks stop: the console cannot go on.
     pub stopped: CancellationToken,
+    /// `statmgr demo`'s rate and status, read every tick.
+    pub demo: Option<DemoHooks>,
+}
+
+fn read_demo(hooks: &DemoHooks) -> (u64, String) {
+    let rate = hooks.rate.load(std::sync::atomic::Ordering::Relaxed);
+    let status = hooks
+        .status
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_else(|e| e.into_inner().clone());
+    (rate, status)
 }
 
 /// Takes the terminal, runs the loop until quit, restores the terminal (also on error).
@@ -158,9 +179,18 @@ async fn ui_loop(
             _ = tick.tick() => Some(Action::Tick),
         };
         let Some(action) = action else { continue };
-        for command in reduce(state, action, clock.elapsed().as_secs_f64()) {
+        let now = clock.elapsed().as_secs_f64();
+
+        for command in reduce(state, action, now) {
+            if let (Command::SetDemoRate(rate), Some(hooks)) = (&command, &ch.demo) {
+                hooks.rate.store(*rate, std::sync::atomic::Ordering::Relaxed);
+            }
             // The executor only stops with the console; a failed send has nobody to tell.
             let _ = ch.commands.send(command);
+        }
+        if let Some(hooks) = &ch.demo {
+            let (rate, status) = read_demo(hooks);
+            reduce(state, Action::Demo { rate, status }, now);
         }
         dirty = true;
         if state.quit {

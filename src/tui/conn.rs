@@ -256,7 +256,7 @@ pub async fn execute(
                     Command::Flush => c.flush().await,
                     Command::Resync => c.resync().await,
                     Command::Requeue { name, attempts } => c.requeue(&name, Some(attempts)).await,
-                    Command::FetchDetail { .. } => continue,
+                    Command::FetchDetail { .. } | Command::SetDemoRate(_) => continue,
                 };
                 refresh_now.notify_one();
                 ApiUpdate::ActionDone {

@@ -205,6 +205,16 @@ pub struct Notice {
     pub at_s: f64,
 }
 
+/// What `statmgr demo` shows about itself, and the rate `+`/`-` change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoInfo {
+    pub banner: String,
+    /// Messages per second the generator drops.
+    pub rate: u64,
+    /// What the demo's trouble-maker is doing now.
+    pub status: String,
+}
+
 /// Terminal size in cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Screen {
@@ -235,6 +245,8 @@ pub struct State {
     pub overlay: Option<Overlay>,
     pub notice: Option<Notice>,
     pub screen: Screen,
+    /// Set in `statmgr demo`.
+    pub demo: Option<DemoInfo>,
     pub quit: bool,
 }
 
@@ -260,6 +272,7 @@ impl State {
                 width: 80,
                 height: 24,
             },
+            demo: None,
             quit: false,
         }
     }

@@ -33,7 +33,11 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
             }
         }
         ApiUpdate::ActionDone { label, result } => match result {
-            Ok(r) => state.notify(Tone::Ok, format!("{label}: {}", r.outcome)),
+            // The server names the action; the outcome names the file, so the label is not repeated.
+            Ok(r) => {
+                let action = if r.action.is_empty() { label } else { r.action };
+                state.notify(Tone::Ok, format!("{action}: {}", r.outcome))
+            }
             Err(failure) => state.notify(Tone::Error, refusal(&label, &failure)),
         },
     }

@@ -6,7 +6,7 @@ use crate::tui::layout;
 use crate::tui::state::{FileList, State, WINDOW};
 
 pub fn rows(state: &State) -> u64 {
-    layout::file_rows(state.screen)
+    layout::file_rows(state)
 }
 
 /// Selects the file at `index` (clamped), scrolls it into view and moves the window if needed.

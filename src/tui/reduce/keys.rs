@@ -80,6 +80,8 @@ fn on_main(state: &mut State, command: KeyCommand) -> Vec<Command> {
         KeyCommand::Flush => return send(state, Command::Flush, "flushing the open batch…"),
         KeyCommand::Requeue => ask_requeue(state),
         KeyCommand::Resync => ask_resync(state),
+        KeyCommand::Faster => return demo_rate(state, true),
+        KeyCommand::Slower => return demo_rate(state, false),
         _ => {}
     }
     Vec::new()
@@ -107,10 +109,7 @@ fn navigate(state: &mut State, delta: i64) {
         }
         Focus::Events => {
             // Up goes back in time: the scroll counts lines back from the newest event.
-            let max = state
-                .events
-                .len()
-                .saturating_sub(layout::bottom_rows(state.screen));
+            let max = state.events.len().saturating_sub(layout::bottom_rows(state));
             state.events_scroll = scroll(state.events_scroll, delta.saturating_neg(), max);
         }
     }
@@ -237,6 +236,21 @@ fn ask_resync(state: &mut State) {
     }
 }
 
+/// `+`/`-` in `statmgr demo`: half as many again, or two thirds, within 0..=100,000 a second.
+fn demo_rate(state: &mut State, faster: bool) -> Vec<Command> {
+    let Some(demo) = state.demo.as_ref() else {
+        state.notify(Tone::Info, "+ and - set the message rate of `statmgr demo` only");
+        return Vec::new();
+    };
+    let rate = match (faster, demo.rate) {
+        (true, 0) => 10,
+        (true, r) => (r + r.div_ceil(2)).min(100_000),
+        (false, r) => r * 2 / 3,
+    };
+    state.notify(Tone::Ok, format!("demo: generating {rate} messages a second"));
+    vec![Command::SetDemoRate(rate)]
+}
+
 fn on_confirm(state: &mut State, command: KeyCommand) -> Vec<Command> {
     let Some(Overlay::Confirm(confirm)) = state.overlay.take() else {
         return Vec::new();
@@ -259,7 +273,7 @@ fn on_confirm(state: &mut State, command: KeyCommand) -> Vec<Command> {
 }
 
 fn on_detail(state: &mut State, command: KeyCommand) -> Vec<Command> {
-    let page_lines = layout::bottom_rows(state.screen).max(5) as i64;
+    let page_lines = layout::bottom_rows(state).max(5) as i64;
     let Some(Overlay::Detail(detail)) = state.overlay.as_mut() else {
         return Vec::new();
     };

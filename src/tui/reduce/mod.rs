@@ -21,6 +21,13 @@ pub fn reduce(state: &mut State, action: Action, now_s: f64) -> Vec<Command> {
             Vec::new()
         }
         Action::Tick => Vec::new(),
+        Action::Demo { rate, status } => {
+            if let Some(demo) = state.demo.as_mut() {
+                demo.rate = rate;
+                demo.status = status;
+            }
+            Vec::new()
+        }
         Action::Api(update) => api::on_update(state, update),
     }
 }

@@ -1,49 +1,91 @@
-//! The events panel: the tail of the event stream, newest at the bottom, operator actions included.
+//! The events panel: the tail of the event stream, newest at the bottom, operator actions
+//! included. Consecutive batch commits are folded into one line: they have their own panel,
+//! and at full speed they would push everything else out of view.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use crate::api::wire::{Event, EventKind};
 use crate::tui::format::{self, Tone};
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 use crate::tui::view::{focused, panel, text};
 
+/// One line of the panel: the time of its (last) event, a tone and the text.
+pub struct EventLine {
+    pub time: String,
+    pub tone: Tone,
+    pub text: String,
+}
+
+/// The events as lines, oldest first, with runs of batch commits folded.
+pub fn lines<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<EventLine> {
+    let mut out: Vec<EventLine> = Vec::new();
+    // (batches, rows, first batch id) of the run of commits at the end of `out`.
+    let mut run: Option<(u64, u64, i64)> = None;
+    for e in events {
+        if let EventKind::BatchCommitted { batch } = &e.kind {
+            if let (Some((n, rows, first)), Some(last)) = (run.as_mut(), out.last_mut()) {
+                *n += 1;
+                *rows += batch.count;
+                last.time = e.time.clone();
+                last.text = format!(
+                    "{n} batches committed {} rows (#{first}-#{})",
+                    format::count(*rows),
+                    batch.id
+                );
+                continue;
+            }
+            run = Some((1, batch.count, batch.id));
+        } else {
+            run = None;
+        }
+        let (tone, text) = format::describe(&e.kind);
+        out.push(EventLine {
+            time: e.time.clone(),
+            tone,
+            text,
+        });
+    }
+    out
+}
+
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
+    let all = lines(state.events.iter());
+    let rows = area.height.saturating_sub(2) as usize;
+    let back = state.events_scroll.min(all.len().saturating_sub(rows));
     let mut block = panel(vec![Span::raw("Events")], focused(state, Focus::Events), theme);
-    if state.events_scroll > 0 {
-        let back = format!(" ↑ {} back (G: newest) ", state.events_scroll);
-        block = block.title_top(Line::from(Span::styled(back, s.warn)).right_aligned());
+    if back > 0 {
+        let title = format!(" ↑ {back} back (G: newest) ");
+        block = block.title_top(Line::from(Span::styled(title, s.warn)).right_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if state.events.is_empty() {
+    if all.is_empty() {
         frame.render_widget(Paragraph::new(Span::styled("no events yet", s.muted)), inner);
         return;
     }
-    let rows = inner.height as usize;
-    let end = state.events.len().saturating_sub(state.events_scroll);
+    let end = all.len() - back;
     let start = end.saturating_sub(rows);
     let width = inner.width as usize;
-    let lines: Vec<Line> = state
-        .events
-        .range(start..end)
-        .map(|e| {
-            let (tone, description) = format::describe(&e.kind);
-            let style = match tone {
+    let shown: Vec<Line> = all[start..end]
+        .iter()
+        .map(|l| {
+            let style = match l.tone {
                 Tone::Normal => s.base,
                 Tone::Good => s.ok,
                 Tone::Warn => s.warn,
                 Tone::Bad => s.error,
                 Tone::Operator => s.operator,
             };
-            let mut spans = text::spans(format::clock(&e.time), 8, s.muted, theme);
+            let mut spans = text::spans(format::clock(&l.time), 8, s.muted, theme);
             spans.push(Span::raw(" "));
-            spans.extend(text::spans(&description, width.saturating_sub(9), style, theme));
+            spans.extend(text::spans(&l.text, width.saturating_sub(9), style, theme));
             Line::from(spans)
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(shown), inner);
 }

@@ -106,7 +106,7 @@ fn position(list: &FileList, state: &State, theme: &Theme) -> Vec<Span<'static>>
     } else if total == 0 {
         "0 files ".to_string()
     } else {
-        let last = list.top.saturating_add(file_rows(state.screen)).min(total);
+        let last = list.top.saturating_add(file_rows(state)).min(total);
         format!(
             "{}-{} of {} ",
             format::count(list.top.saturating_add(1)),
@@ -119,7 +119,7 @@ fn position(list: &FileList, state: &State, theme: &Theme) -> Vec<Span<'static>>
 
 fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
-    let rows_shown = file_rows(state.screen).min(area.height.saturating_sub(1) as u64);
+    let rows_shown = file_rows(state).min(area.height.saturating_sub(1) as u64);
     // 2 for the selection marker, one space between each of the six columns.
     let fixed: usize = FIXED.iter().map(|(_, w)| w).sum::<usize>() + 2 + 5;
     let flexible = (area.width as usize).saturating_sub(fixed);

@@ -42,6 +42,43 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
 }
 
+/// `statmgr demo`'s line: its rate, what its trouble-maker is doing, and what it is.
+pub fn draw_demo(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let (Some(demo), true) = (&state.demo, area.height > 0) else {
+        return;
+    };
+    let s = &theme.styles;
+    let mut spans = vec![
+        Span::styled(" DEMO ", s.badge),
+        Span::styled(format!(" {} msg/s (+/-) ", format::count(demo.rate)), s.value),
+    ];
+    let alarm = demo.status.contains("LOCKED");
+    let mut used: usize = spans
+        .iter()
+        .map(|sp| crate::tui::sanitize::width(&sp.content))
+        .sum();
+    for (text, style) in [
+        (&demo.status, if alarm { s.warn } else { s.muted }),
+        (&demo.banner, s.muted),
+    ] {
+        if text.is_empty() {
+            continue;
+        }
+        spans.push(Span::styled("│ ", s.muted));
+        let room = (area.width as usize).saturating_sub(used + 3);
+        let fitted = text::spans(text, room, style, theme);
+        used += 2
+            + fitted
+                .iter()
+                .map(|sp| crate::tui::sanitize::width(&sp.content))
+                .sum::<usize>()
+            + 1;
+        spans.extend(fitted);
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
 fn sep(theme: &Theme) -> Span<'static> {
     Span::styled(" │ ", theme.styles.header.patch(theme.styles.muted))
 }

@@ -30,12 +30,13 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
         width: area.width,
         height: area.height,
     };
-    let Some(plan) = layout::plan(screen) else {
+    let Some(plan) = layout::plan(screen, state.demo.is_some()) else {
         too_small(theme, frame, area);
         return;
     };
-    let [header_area, top, files_area, bottom, footer_area] = Layout::vertical([
+    let [header_area, banner_area, top, files_area, bottom, footer_area] = Layout::vertical([
         Constraint::Length(plan.header),
+        Constraint::Length(plan.banner),
         Constraint::Length(plan.top),
         Constraint::Length(plan.files),
         Constraint::Length(plan.bottom),
@@ -46,6 +47,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
     let [batches_area, events_area] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(bottom);
     header::draw(state, theme, frame, header_area);
+    header::draw_demo(state, theme, frame, banner_area);
     inbox::draw(state, theme, frame, inbox_area);
     allocator::draw(state, theme, frame, allocator_area);
     files::draw(state, theme, frame, files_area);

@@ -41,39 +41,88 @@ pub fn line(text: &str, max_width: usize, style: Style, theme: &Theme) -> Line<'
     Line::from(spans(text, max_width, style, theme))
 }
 
-/// `text` escaped and wrapped at `width` columns (wide characters are never split).
-pub fn wrapped(text: &str, width: usize, style: Style, theme: &Theme) -> Vec<Line<'static>> {
-    let width = width.max(1);
-    let mut lines: Vec<Line<'static>> = Vec::new();
-    let mut current: Vec<Piece> = Vec::new();
-    let mut used = 0;
+/// A piece of text that is never split when wrapping: a character, or one escape (`\u{1b}`).
+struct Unit {
+    text: String,
+    escaped: bool,
+    width: usize,
+}
+
+fn units(text: &str) -> Vec<Unit> {
+    let mut out = Vec::new();
     for piece in sanitize::pieces(text) {
-        // An escape like `\u{1b}` is kept whole on one line when it fits.
-        let units: Vec<String> = if piece.escaped {
+        let parts: Vec<String> = if piece.escaped {
             split_escapes(&piece.text)
         } else {
             piece.text.chars().map(String::from).collect()
         };
-        for unit in units {
-            let w: usize = unit.chars().map(|c| c.width().unwrap_or(0)).sum();
-            if used + w > width && used > 0 {
-                lines.push(Line::from(to_spans(std::mem::take(&mut current), style, theme)));
-                used = 0;
-            }
-            match current.last_mut() {
-                Some(last) if last.escaped == piece.escaped => last.text.push_str(&unit),
-                _ => current.push(Piece {
-                    text: unit,
-                    escaped: piece.escaped,
-                }),
-            }
-            used += w;
+        for part in parts {
+            let width = part.chars().map(|c| c.width().unwrap_or(0)).sum();
+            out.push(Unit {
+                text: part,
+                escaped: piece.escaped,
+                width,
+            });
         }
     }
-    if !current.is_empty() || lines.is_empty() {
-        lines.push(Line::from(to_spans(current, style, theme)));
+    out
+}
+
+/// `text` escaped and word-wrapped at `width` columns; a word longer than a line is split
+/// between characters (never inside a wide character or an escape).
+pub fn wrapped(text: &str, width: usize, style: Style, theme: &Theme) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let mut lines: Vec<Vec<Unit>> = vec![Vec::new()];
+    let mut used = 0;
+    let mut units = units(text).into_iter().peekable();
+    while let Some(unit) = units.next() {
+        let is_space = !unit.escaped && unit.text == " ";
+        if !is_space {
+            // The rest of this word: it moves to the next line whole if it fits there.
+            let mut word = vec![unit];
+            while let Some(next) = units.next_if(|u| u.escaped || u.text != " ") {
+                word.push(next);
+            }
+            let word_width: usize = word.iter().map(|u| u.width).sum();
+            if used + word_width > width && used > 0 && word_width <= width {
+                lines.push(Vec::new());
+                used = 0;
+            }
+            for u in word {
+                if used + u.width > width && used > 0 {
+                    lines.push(Vec::new());
+                    used = 0;
+                }
+                used += u.width;
+                if let Some(line) = lines.last_mut() {
+                    line.push(u);
+                }
+            }
+        } else if used < width && used > 0 {
+            used += 1;
+            if let Some(line) = lines.last_mut() {
+                line.push(unit);
+            }
+        }
     }
     lines
+        .into_iter()
+        .map(|l| Line::from(to_spans(merge(l), style, theme)))
+        .collect()
+}
+
+fn merge(units: Vec<Unit>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    for u in units {
+        match out.last_mut() {
+            Some(last) if last.escaped == u.escaped => last.text.push_str(&u.text),
+            _ => out.push(Piece {
+                text: u.text,
+                escaped: u.escaped,
+            }),
+        }
+    }
+    out
 }
 
 /// `\u{1b}\n` → [`\u{1b}`, `\n`].
@@ -88,4 +137,33 @@ fn split_escapes(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn wraps_between_words_and_splits_only_words_longer_than_a_line() {
+        let t = Theme::plain();
+        let s = Style::default();
+        assert_eq!(
+            plain(&wrapped("rejected by a trigger: SITE03-LEGACY", 20, s, &t)),
+            ["rejected by a ", "trigger: ", "SITE03-LEGACY"]
+        );
+        assert_eq!(plain(&wrapped("abcdefghij", 4, s, &t)), ["abcd", "efgh", "ij"]);
+        assert_eq!(
+            plain(&wrapped("日本語のテキスト", 5, s, &t)),
+            ["日本", "語の", "テキ", "スト"]
+        );
+        assert_eq!(plain(&wrapped("a \u{1b}[2J", 6, s, &t)), ["a ", "\\u{1b}", "[2J"]);
+        assert_eq!(plain(&wrapped("", 6, s, &t)), [""]);
+    }
 }
