@@ -3,12 +3,11 @@
 
 mod console_support;
 
-use console_support::{event, retry_file, snapshot, text_of, theme, Console};
-use statmgr::api::wire::{Attempt, EventKind, FileDetail, FileKind, FilePage, FileSummary, MessagePage};
-use statmgr::message::{Message, Severity};
+use console_support::samples::{detail_of, hostile_console};
+use console_support::{event, retry_file, snapshot, theme, Console};
+use statmgr::api::wire::{EventKind, FileKind, FilePage};
 use statmgr::tui::action::{Action, ApiUpdate, Command};
 use statmgr::tui::keymap::Key;
-use statmgr::tui::sanitize;
 use statmgr::tui::theme::{ColorChoice, Theme};
 
 #[test]
@@ -69,123 +68,6 @@ fn no_color_uses_reverse_video_and_markers() {
     assert!(screen.contains("REVERSED"));
     assert!(screen.contains("▶ retry-"));
     insta::assert_snapshot!(screen);
-}
-
-const HOSTILE: [&str; 5] = [
-    "\u{1b}[2J\u{1b}[31mwiped",
-    "evil\u{202e}gpj.exe",
-    "csi\u{9b}31mC1",
-    "nul\0byte\u{7}bell",
-    "機械名-東京-サーバー-データベース-ロック",
-];
-
-fn hostile_console() -> Console {
-    let mut c = Console::running(false, 100, 30);
-    let mut s = snapshot();
-    s.retry.files = HOSTILE
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let mut f = retry_file(i as u64, &format!("error from {h}: 主キー重複 {h}"));
-            f.name = format!("{h}.jsonl");
-            f
-        })
-        .collect();
-    s.retry.total = HOSTILE.len() as u64;
-    s.retry.total_unfiltered = HOSTILE.len() as u64;
-    s.allocator.last_error = Some("registry \u{1b}]0;pwned\u{7} 読めない".into());
-    c.feed(s);
-    for (i, h) in HOSTILE.iter().enumerate() {
-        let kind = EventKind::Warning {
-            message: format!("producer said {h}"),
-        };
-        c.api(ApiUpdate::Event(Box::new(event(9100 + i as u64, kind))));
-    }
-    c
-}
-
-fn assert_no_raw_controls(buffer: &ratatui::buffer::Buffer) {
-    for cell in buffer.content() {
-        assert!(
-            !cell.symbol().chars().any(sanitize::is_unsafe),
-            "raw control in cell {:?}",
-            cell.symbol()
-        );
-    }
-}
-
-#[test]
-fn hostile_text_is_escaped_and_wide_text_keeps_columns() {
-    let c = hostile_console();
-    let buffer = c.screen(&theme("default"));
-    assert_no_raw_controls(&buffer);
-    let text = text_of(&buffer);
-    assert!(text.contains("\\u{1b}[2J"), "{text}");
-    assert!(text.contains("\\u{202e}"), "{text}");
-    assert!(text.contains("\\u{9b}"), "{text}");
-    assert!(text.contains("\\u{0}"), "{text}");
-    // Every line is exactly as wide as the screen: wide characters did not shift a column.
-    for line in text.lines() {
-        assert_eq!(sanitize::width(line.trim_matches('"')), 100, "{line}");
-    }
-    insta::assert_snapshot!(text);
-}
-
-#[test]
-fn hostile_text_in_the_detail_view_is_escaped() {
-    let mut c = hostile_console();
-    let commands = c.key(Key::Enter);
-    let Some(Command::FetchDetail { name, .. }) = commands.first() else {
-        panic!("Enter should fetch the detail: {commands:?}");
-    };
-    let summary = c.state.retry.selected_file().expect("a selected file").clone();
-    c.api(ApiUpdate::Detail {
-        kind: FileKind::Retry,
-        name: name.clone(),
-        result: Ok(Box::new(detail_of(FileKind::Retry, summary, HOSTILE[1]))),
-    });
-    let buffer = c.screen(&theme("default"));
-    assert_no_raw_controls(&buffer);
-    insta::assert_snapshot!(text_of(&buffer));
-}
-
-fn message(id: i64, machine: &str) -> Message {
-    Message {
-        uid: format!("uid-{id:04}"),
-        message_id: 4000 + id,
-        severity: Severity::Error,
-        component: "Backup".into(),
-        machine: machine.into(),
-        site: "TKY".into(),
-        time: "2024-05-01T12:00:00Z".into(),
-        module: Some("vss.dll".into()),
-        report_type: None,
-        process_id: Some(1234),
-        thread_id: None,
-        win32_error: Some(5),
-        insertion_strings: vec![format!("volume C: on {machine}")],
-        attributes: Default::default(),
-    }
-}
-
-/// The detail the server would send for `summary`, with messages from `machine`.
-fn detail_of(kind: FileKind, summary: FileSummary, machine: &str) -> FileDetail {
-    FileDetail {
-        kind,
-        summary,
-        history: (0..3)
-            .map(|i| Attempt {
-                time: format!("2024-05-01T09:0{i}:00.000Z"),
-                error: "UNIQUE constraint failed: status_messages.uid".into(),
-            })
-            .collect(),
-        messages: MessagePage {
-            total: 17,
-            offset: 0,
-            limit: 100,
-            items: (0..3).map(|i| message(i, machine)).collect(),
-        },
-    }
 }
 
 fn hundred_thousand(c: &mut Console, offset: u64) {
@@ -391,35 +273,6 @@ fn regenerate_screenshots() {
     let mut help = Console::running(false, 120, 50);
     help.key(Key::Char('?'));
     write("help", &help, &default, DARK);
-}
-
-#[test]
-fn absurd_numbers_from_a_server_never_panic() {
-    let mut c = Console::running(false, 80, 24);
-    let mut s = snapshot();
-    s.retry.total = u64::MAX;
-    s.retry.offset = u64::MAX - 3;
-    s.retry.files[0].age_s = -5.0;
-    s.retry.files[0].next_attempt_in_s = Some(f64::MAX);
-    s.allocator.block_end = i64::MIN;
-    s.allocator.next_id = i64::MIN;
-    s.allocator.db_max_id = i64::MAX;
-    s.inbox.bytes = u64::MAX;
-    s.uptime_s = -1.0;
-    s.batches[0].first_record_id = Some(i64::MIN);
-    c.feed(s);
-    for key in [
-        Key::Char('G'),
-        Key::Char('j'),
-        Key::PageUp,
-        Key::Char('k'),
-        Key::Char('g'),
-        Key::Enter,
-    ] {
-        c.key(key);
-        let text = c.text();
-        assert!(text.contains("Retry") && text.contains("q quit"), "{text}");
-    }
 }
 
 #[test]

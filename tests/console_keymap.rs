@@ -1,0 +1,91 @@
+//! The keymap table is the truth: every key in it has help text and does something in its
+//! context, and the footer shows only keys from it.
+
+mod console_support;
+
+use console_support::{snapshot, Console};
+use statmgr::tui::keymap::{self, Context, Key, KeyCommand, BINDINGS};
+use statmgr::tui::reduce::context;
+use statmgr::tui::state::Overlay;
+
+/// A state in `context` where every binding of that context has something to do.
+fn prepared(context: Context) -> Console {
+    let mut c = Console::running(false, 80, 24);
+    match context {
+        Context::Main => {
+            c.key(Key::Char('/'));
+            c.keys("lock");
+            c.key(Key::Enter);
+            c.feed(snapshot());
+            c.keys("jj");
+        }
+        Context::Detail => {
+            c.key(Key::Enter);
+            if let Some(Overlay::Detail(d)) = c.state.overlay.as_mut() {
+                d.scroll = 3;
+                d.msg_offset = 100;
+                let mut detail = console_support::file_detail(d.summary.clone());
+                detail.messages.total = 250;
+                d.detail = Some(detail);
+            }
+        }
+        Context::Confirm => {
+            c.key(Key::Char('R'));
+        }
+        Context::Filter => {
+            c.key(Key::Char('/'));
+            c.keys("lo");
+        }
+        Context::Help => {
+            c.key(Key::Char('?'));
+            c.key(Key::Char('j'));
+        }
+    }
+    assert_eq!(context_of(&c), context);
+    c
+}
+
+fn context_of(c: &Console) -> Context {
+    context(&c.state)
+}
+
+#[test]
+fn every_key_in_the_table_has_help_and_does_something() {
+    for binding in BINDINGS {
+        assert!(
+            !binding.help.is_empty() && !binding.label.is_empty(),
+            "{binding:?}"
+        );
+        for key in binding.keys {
+            let mut c = prepared(binding.context);
+            let before = c.state.clone();
+            let commands = c.key(*key);
+            assert!(
+                !commands.is_empty() || c.state != before,
+                "{key:?} ({:?} in {:?}) did nothing",
+                binding.command,
+                binding.context
+            );
+            assert_eq!(keymap::lookup(binding.context, *key), Some(binding));
+        }
+    }
+}
+
+#[test]
+fn the_footer_and_help_name_only_keys_from_the_table() {
+    let footer: Vec<_> = keymap::in_context(Context::Main)
+        .filter(|b| b.footer.is_some())
+        .collect();
+    assert!(footer.iter().any(|b| b.command == KeyCommand::Quit));
+    assert!(footer
+        .iter()
+        .any(|b| b.command == KeyCommand::Requeue && b.mutating));
+    let c = Console::running(false, 80, 24);
+    let text = c.text();
+    for b in footer {
+        assert!(
+            text.contains(&format!("{} {}", b.label, b.footer.unwrap_or_default())),
+            "{text}"
+        );
+    }
+}
