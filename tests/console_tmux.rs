@@ -261,3 +261,105 @@ fn resizing_to_too_small_and_back() {
         "the dashboard stayed on the screen"
     );
 }
+
+/// `statmgr status --json ARGS` against `root`, parsed.
+fn status_json(root: &Path) -> serde_json::Value {
+    let out = Command::new(STATMGR)
+        .args(["status", "--json", "--root"])
+        .arg(root)
+        .output()
+        .expect("statmgr status");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the snapshot document")
+}
+
+#[test]
+fn pause_from_the_console_is_what_the_processor_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _processor = Processor::start(dir.path());
+    let tmux = Tmux::start(100, 30, &console(dir.path(), ""));
+    tmux.wait_for("RUNNING");
+    tmux.keys(&["p"]);
+    tmux.wait_for("PAUSED");
+    assert_eq!(status_json(dir.path())["state"], "paused");
+    tmux.keys(&["p"]);
+    tmux.wait_for("RUNNING");
+    assert_eq!(status_json(dir.path())["state"], "running");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.exit_code(), 0);
+}
+
+#[test]
+fn requeue_a_stuck_file_with_confirmation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let processor = Processor::start(dir.path());
+    let db = rusqlite::Connection::open(dir.path().join("statmgr.db")).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON status_messages WHEN NEW.machine = 'POISON'
+         BEGIN SELECT RAISE(ABORT, 'machine POISON is refused'); END;",
+    )
+    .expect("trigger");
+    let msg = r#"{"uid":"p1","message_id":7,"severity":"error","component":"c","machine":"POISON","site":"S01","time":"2026-11-23T10:00:00Z"}"#;
+    let inbox = processor.root.join("inbox");
+    std::fs::write(inbox.join(".tmp"), msg).expect("write");
+    std::fs::rename(inbox.join(".tmp"), inbox.join("p.json")).expect("rename");
+
+    let tmux = Tmux::start(120, 40, &console(dir.path(), ""));
+    tmux.wait_for("Stuck 1");
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["r"]);
+    let confirm = tmux.wait_for("Requeue this file?");
+    assert!(
+        confirm.contains("machine POISON is"),
+        "the confirmation shows the error:\n{confirm}"
+    );
+    // The cause is fixed before saying yes: the message commits.
+    db.execute_batch("DROP TRIGGER poison").expect("drop trigger");
+    tmux.keys(&["y"]);
+    let start = Instant::now();
+    loop {
+        let count: i64 = db
+            .query_row("SELECT COUNT(*) FROM status_messages WHERE uid = 'p1'", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        if count == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the requeued message was not committed:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.wait_for("Stuck 0");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.exit_code(), 0);
+}
+
+#[test]
+fn the_demo_shows_every_panel_help_and_a_summary_on_exit() {
+    let tmux = Tmux::start(120, 40, &format!("{STATMGR} demo --rate 100 --lock-every 0"));
+    let screen = tmux.wait_for("DEMO");
+    for panel in [
+        "Inbox",
+        "Key allocator",
+        "Retry",
+        "Stuck",
+        "Batch commits",
+        "Events",
+        "RUNNING",
+    ] {
+        assert!(screen.contains(panel), "{panel} missing:\n{screen}");
+    }
+    tmux.wait_for("batches committed");
+    tmux.keys(&["?"]);
+    tmux.wait_for("requeue");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("[exit ");
+    assert!(screen.contains("statmgr demo: what happened"), "{screen}");
+    assert!(screen.contains("state directory removed"), "{screen}");
+    assert_eq!(tmux.exit_code(), 0);
+}

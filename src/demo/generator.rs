@@ -49,8 +49,8 @@ pub struct Generator {
 }
 
 fn message(rng: &mut StdRng, seq: u64) -> serde_json::Value {
-    // About one message in 400 comes from the decommissioned machine.
-    let machine = if rng.random_range(0..400) == 0 {
+    // About one message in 2,000 comes from the decommissioned machine.
+    let machine = if rng.random_range(0..2000) == 0 {
         POISON_MACHINE
     } else {
         MACHINES[rng.random_range(0..MACHINES.len() - 1)]

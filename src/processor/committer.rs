@@ -384,7 +384,8 @@ impl Committer {
             self.settler.keys.observe_db_max(db_max);
         }
         self.settler.publish_allocator();
-        let (_, _, _, files, messages) = self.index.stats();
+        let (depth, bytes, inbox_oldest, files, messages) = self.index.stats();
+        self.settler.telemetry.set_inbox(depth, bytes, inbox_oldest);
         let oldest = self.pending.values().next().map(|p| p.read_at);
         self.settler.telemetry.set_in_flight(messages, files, oldest);
     }

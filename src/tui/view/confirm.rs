@@ -54,17 +54,26 @@ fn requeue(
     let s = &theme.styles;
     let mut name = vec![Span::styled("file      ", s.label)];
     name.extend(text::spans(&file.name, width.saturating_sub(10), s.value, theme));
-    let mut error = vec![Span::styled("error     ", s.label)];
-    error.extend(text::spans(
-        &file.last_error,
-        width.saturating_sub(10),
-        s.error,
-        theme,
-    ));
+    // The whole error, wrapped (at most 4 lines): it is what the operator decides on.
+    let mut error_lines = text::wrapped(&file.last_error, width.saturating_sub(10), s.error, theme);
+    error_lines.truncate(4);
+    let error: Vec<Line<'static>> = error_lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let label = if i == 0 { "error     " } else { "          " };
+            let mut spans = vec![Span::styled(label, s.label)];
+            spans.extend(line.spans);
+            Line::from(spans)
+        })
+        .collect();
     let (moves, if_not_fixed) = match kind {
         FileKind::Stuck => (
             "stuck/ → retry/, due now".to_string(),
-            format!("it fails again and, after {max_attempts} attempts, comes back to stuck/"),
+            format!(
+                "a message the database refuses comes back to stuck/ at once; a transient cause \
+                 (locked, full) is retried with backoff up to {max_attempts} times, then stuck/ again"
+            ),
         ),
         FileKind::Retry => {
             let next = file.next_attempt_in_s.map(|n| n - state.snapshot_age_s());
@@ -93,12 +102,16 @@ fn requeue(
                 file.attempts
             ),
         ),
-        Line::from(error),
+    ]
+    .into_iter()
+    .chain(error)
+    .chain([
         plain("moves", moves),
         Line::raw(""),
         Line::from(Span::styled("If the cause is not fixed:", s.warn)),
-        text::line(&if_not_fixed, width, s.overlay, theme),
-    ]
+    ])
+    .chain(text::wrapped(&if_not_fixed, width, s.overlay, theme))
+    .collect()
 }
 
 fn resync(a: &crate::api::wire::AllocatorInfo, width: usize, theme: &Theme) -> Vec<Line<'static>> {
@@ -109,11 +122,11 @@ fn resync(a: &crate::api::wire::AllocatorInfo, width: usize, theme: &Theme) -> V
             format::id(a.db_max_id)
         ),
         format!(
-            "drops its reserved block {}-{} and reserves a new one above the",
+            "moves its next id ({}) above it; past the end of its block ({}) it reserves a new",
             format::id(a.next_id),
             format::id(a.block_end.saturating_sub(1))
         ),
-        "database's max id. Ids are never handed out twice; skipped ids are not reused.".into(),
+        "block durably. Ids are never handed out twice; skipped ids are not reused.".into(),
         String::new(),
         "Safe at any time; batches wait for the new block (milliseconds).".into(),
     ];
