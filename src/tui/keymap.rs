@@ -179,7 +179,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('p')], "p", K::PauseResume, "pause / resume intake", Some("pause"), true),
     bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
     bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
-        bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", Some("resync"), true),
+    bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", Some("resync"), true),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
