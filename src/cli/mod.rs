@@ -20,3 +20,12 @@ impl RootArg {
         self.root.clone().unwrap_or_else(crate::config::default_root)
     }
 }
+
+/// The tokio runtime every long-running command uses (two workers: the machine's size).
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}

@@ -92,14 +92,10 @@ pub fn init_logging() {
 
 pub fn main(args: RunArgs) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("statmgr: cannot start the runtime: {e}");
+            eprintln!("statmgr: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -36,14 +36,10 @@ pub struct DemoArgs {
 }
 
 pub fn main(args: DemoArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("statmgr demo: cannot start the runtime: {e}");
+            eprintln!("statmgr demo: {e}");
             return ExitCode::FAILURE;
         }
     };

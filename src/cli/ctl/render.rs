@@ -8,20 +8,7 @@ use crate::api::wire::{BatchInfo, FilePage, FileSummary, Snapshot};
 /// Makes processor text safe for a terminal (`message::escape_text` in the CLI).
 pub type Escape = fn(&str) -> String;
 
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::tui::format::bytes;
 
 pub fn duration(seconds: f64) -> String {
     let s = seconds.max(0.0);
