@@ -5,7 +5,7 @@ mod console_support;
 
 use console_support::{snapshot, Console};
 use statmgr::tui::keymap::{self, Context, Key, KeyCommand, BINDINGS};
-use statmgr::tui::reduce::context;
+use statmgr::tui::reduce::{context, fleet_context};
 use statmgr::tui::state::Overlay;
 
 /// A state in `context` where every binding of that context has something to do.
@@ -40,6 +40,7 @@ fn prepared(context: Context) -> Console {
             c.key(Key::Char('?'));
             c.key(Key::Char('j'));
         }
+        Context::Fleet => unreachable!("the fleet screen is prepared by `fleet_prepared`"),
     }
     assert_eq!(context_of(&c), context);
     c
@@ -49,6 +50,30 @@ fn context_of(c: &Console) -> Context {
     context(&c.state)
 }
 
+/// The fleet screen with the middle of three processors selected, so every move moves.
+fn fleet_prepared() -> console_support::fleet::FleetConsole {
+    let mut c = console_support::fleet::three(80, 24);
+    c.key(Key::Char('j'));
+    assert_eq!(fleet_context(&c.fleet), Context::Fleet);
+    c
+}
+
+#[test]
+fn every_fleet_key_does_something() {
+    for binding in keymap::in_context(Context::Fleet) {
+        for key in binding.keys {
+            let mut c = fleet_prepared();
+            let before = c.fleet.clone();
+            let commands = c.key(*key);
+            assert!(
+                !commands.is_empty() || c.fleet != before,
+                "{key:?} ({:?} on the fleet screen) did nothing",
+                binding.command
+            );
+        }
+    }
+}
+
 #[test]
 fn every_key_in_the_table_has_help_and_does_something() {
     for binding in BINDINGS {
@@ -56,6 +81,9 @@ fn every_key_in_the_table_has_help_and_does_something() {
             !binding.help.is_empty() && !binding.label.is_empty(),
             "{binding:?}"
         );
+        if binding.context == Context::Fleet {
+            continue;
+        }
         for key in binding.keys {
             let mut c = prepared(binding.context);
             let before = c.state.clone();

@@ -19,6 +19,11 @@ pub enum Action {
         status: String,
     },
     Api(ApiUpdate),
+    /// An update from one processor of a fleet (`processor`: its index, in the order given).
+    Processor {
+        processor: usize,
+        update: ApiUpdate,
+    },
 }
 
 /// What the API task reports.

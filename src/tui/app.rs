@@ -1,6 +1,7 @@
-//! The console's event loop: keys, API updates and a one-second tick go through the reducer;
-//! the screen is redrawn only when something changed, at most 30 times a second. Keys have a
-//! stream of their own and are served first, so a slow or flooding API never freezes input.
+//! The console's event loop: keys, API updates (tagged by processor) and a one-second tick go
+//! through the fleet reducer; the screen is redrawn only when something changed, at most 30
+//! times a second. Keys have a stream of their own and are served first, so a slow or flooding
+//! API never freezes input.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -13,10 +14,11 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::client::Client;
-use crate::tui::action::{Action, ApiUpdate, Command};
+use crate::tui::action::{Action, Command};
 use crate::tui::conn::{self, Links, Queries, Rediscover};
+use crate::tui::fleet::{Fleet, Member};
 use crate::tui::keymap::Key;
-use crate::tui::reduce::reduce;
+use crate::tui::reduce::reduce_fleet;
 use crate::tui::state::{DemoInfo, State};
 use crate::tui::terminal::{self, Tui};
 use crate::tui::theme::Theme;
@@ -27,11 +29,56 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// Runs the console against `client` until the operator quits. `read_only`: `statmgr watch`.
 pub async fn run_console(client: Client, read_only: bool, opts: ConsoleOptions) -> Result<(), ConsoleError> {
+    let url = client.target().url.clone();
+    let processor = ProcessorLink {
+        name: url.clone(),
+        database: String::new(),
+        endpoint: url,
+        rediscover: opts.root.clone().map(|root| Rediscover {
+            root,
+            with_token: !read_only,
+        }),
+        client: Some(client),
+        read_only,
+        read_only_reason: None,
+    };
+    run_fleet(vec![processor], opts).await
+}
+
+/// One processor the console attaches to.
+#[derive(Debug, Clone)]
+pub struct ProcessorLink {
+    pub name: String,
+    /// Processors with the same label share a database (see `fleet::sequences`).
+    pub database: String,
+    /// Shown until the processor answers (its URL, or where its endpoint will be found).
+    pub endpoint: String,
+    /// `None`: its endpoint is not known yet (found later through `rediscover`).
+    pub client: Option<Client>,
+    /// Re-read `<root>/control/` after a lost connection.
+    pub rediscover: Option<Rediscover>,
+    /// Holds no token: mutating keys only say why.
+    pub read_only: bool,
+    /// Why, when it is not `statmgr watch`.
+    pub read_only_reason: Option<String>,
+}
+
+/// Runs the console over several processors (one: the single dashboard), each with its own
+/// connection and command tasks, so a slow or dead one delays nobody else.
+pub async fn run_fleet(processors: Vec<ProcessorLink>, opts: ConsoleOptions) -> Result<(), ConsoleError> {
     if !std::io::stdout().is_terminal() {
         return Err(ConsoleError::NotATerminal);
     }
-    let mut state = State::new(client.target().url.clone(), read_only);
-    state.demo = opts.demo.as_ref().map(|hooks| {
+    let members = processors
+        .iter()
+        .map(|p| {
+            let mut state = State::new(p.endpoint.clone(), p.read_only);
+            state.read_only_reason = p.read_only_reason.clone();
+            Member::new(p.name.clone(), p.database.clone(), state)
+        })
+        .collect();
+    let mut fleet = Fleet::new(members);
+    fleet.members[0].state.demo = opts.demo.as_ref().map(|hooks| {
         let (rate, status) = read_demo(hooks);
         DemoInfo {
             banner: hooks.banner.clone(),
@@ -40,33 +87,38 @@ pub async fn run_console(client: Client, read_only: bool, opts: ConsoleOptions) 
         }
     });
     let (updates_tx, updates) = mpsc::channel(1024);
-    let (commands, commands_rx) = mpsc::unbounded_channel();
-    let (queries, queries_rx) = watch::channel(state.queries());
-    let (client_tx, client_rx) = watch::channel(client.clone());
-    let refresh_now = Arc::new(Notify::new());
     let cancel = CancellationToken::new();
     let stopped = CancellationToken::new();
-    let rediscover = opts.root.clone().map(|root| Rediscover {
-        root,
-        with_token: !read_only,
-    });
-    let links = Links {
-        updates: updates_tx.clone(),
-        queries: queries_rx,
-        refresh_now: refresh_now.clone(),
-        client: client_tx,
-        cancel: cancel.clone(),
-    };
-    let conn_task = tokio::spawn(conn::run(client, rediscover, links));
-    let exec_task = tokio::spawn(conn::execute(commands_rx, client_rx, updates_tx, refresh_now));
-    let abort = (conn_task.abort_handle(), exec_task.abort_handle());
-    // If either task ends (a panic included) while the console runs, the console says so.
-    for task in [conn_task, exec_task] {
-        let stopped = stopped.clone();
-        tokio::spawn(async move {
-            let _ = task.await;
-            stopped.cancel();
-        });
+    let mut commands = Vec::new();
+    let mut queries = Vec::new();
+    let mut aborts = Vec::new();
+    for (i, p) in processors.into_iter().enumerate() {
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (queries_tx, queries_rx) = watch::channel(fleet.members[i].state.queries());
+        let (client_tx, client_rx) = watch::channel(p.client.clone());
+        let refresh_now = Arc::new(Notify::new());
+        let links = Links {
+            processor: i,
+            updates: updates_tx.clone(),
+            queries: queries_rx,
+            refresh_now: refresh_now.clone(),
+            client: client_tx,
+            cancel: cancel.clone(),
+        };
+        let conn_task = tokio::spawn(conn::run(p.client, p.rediscover, links));
+        let exec = conn::execute(i, commands_rx, client_rx, updates_tx.clone(), refresh_now);
+        let exec_task = tokio::spawn(exec);
+        // If a task ends (a panic included) while the console runs, the console says so.
+        for task in [conn_task, exec_task] {
+            aborts.push(task.abort_handle());
+            let stopped = stopped.clone();
+            tokio::spawn(async move {
+                let _ = task.await;
+                stopped.cancel();
+            });
+        }
+        commands.push(commands_tx);
+        queries.push(queries_tx);
     }
     let channels = Channels {
         updates,
@@ -75,20 +127,23 @@ pub async fn run_console(client: Client, read_only: bool, opts: ConsoleOptions) 
         stopped,
         demo: opts.demo.clone(),
     };
-    let result = run_ui(state, &opts.theme, channels).await;
+    let result = run_ui(fleet, &opts.theme, channels).await;
     cancel.cancel();
-    abort.0.abort();
-    abort.1.abort();
+    for abort in aborts {
+        abort.abort();
+    }
     result
 }
 
 /// How the UI talks to whatever keeps it current.
 pub struct Channels {
-    pub updates: mpsc::Receiver<ApiUpdate>,
-    pub commands: mpsc::UnboundedSender<Command>,
-    /// The file queries the UI wants; the API task refetches when they change.
-    pub queries: watch::Sender<Queries>,
-    /// Cancelled when the API tasks stop: the console cannot go on.
+    /// API updates, tagged with their processor.
+    pub updates: mpsc::Receiver<Action>,
+    /// Per processor, in fleet order.
+    pub commands: Vec<mpsc::UnboundedSender<Command>>,
+    /// Per processor: the file queries the UI wants; its API task refetches when they change.
+    pub queries: Vec<watch::Sender<Queries>>,
+    /// Cancelled when an API task stops: the console cannot go on.
     pub stopped: CancellationToken,
     /// `statmgr demo`'s rate and status, read every tick.
     pub demo: Option<DemoHooks>,
@@ -105,9 +160,9 @@ fn read_demo(hooks: &DemoHooks) -> (u64, String) {
 }
 
 /// Takes the terminal, runs the loop until quit, restores the terminal (also on error).
-pub async fn run_ui(mut state: State, theme: &Theme, channels: Channels) -> Result<(), ConsoleError> {
+pub async fn run_ui(mut fleet: Fleet, theme: &Theme, channels: Channels) -> Result<(), ConsoleError> {
     let (mut tui, _guard) = terminal::enter().map_err(ConsoleError::Terminal)?;
-    ui_loop(&mut tui, &mut state, theme, channels).await
+    ui_loop(&mut tui, &mut fleet, theme, channels).await
 }
 
 struct Signals {
@@ -127,7 +182,7 @@ fn signals() -> Result<Signals, ConsoleError> {
 
 async fn ui_loop(
     tui: &mut Tui,
-    state: &mut State,
+    fleet: &mut Fleet,
     theme: &Theme,
     mut ch: Channels,
 ) -> Result<(), ConsoleError> {
@@ -137,8 +192,8 @@ async fn ui_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sig = signals()?;
     let size = tui.size().map_err(ConsoleError::Terminal)?;
-    reduce(
-        state,
+    reduce_fleet(
+        fleet,
         Action::Resize {
             width: size.width,
             height: size.height,
@@ -153,7 +208,7 @@ async fn ui_loop(
             return Err(ConsoleError::Internal("a task panicked (message above)".into()));
         }
         if dirty && Instant::now() >= next_frame {
-            tui.draw(|f| view::draw(state, theme, f))
+            tui.draw(|f| view::draw_fleet(fleet, theme, f))
                 .map_err(ConsoleError::Terminal)?;
             last_draw = Some(Instant::now());
             dirty = false;
@@ -172,7 +227,7 @@ async fn ui_loop(
             _ = sig.int.recv() => return Ok(()),
             _ = ch.stopped.cancelled() => return Err(ConsoleError::Internal("the API connection task stopped".into())),
             update = ch.updates.recv() => match update {
-                Some(u) => Some(Action::Api(u)),
+                Some(action) => Some(action),
                 None => return Err(ConsoleError::Internal("the API tasks stopped".into())),
             },
             _ = tokio::time::sleep_until(next_frame.into()), if dirty => None,
@@ -181,24 +236,28 @@ async fn ui_loop(
         let Some(action) = action else { continue };
         let now = clock.elapsed().as_secs_f64();
 
-        for command in reduce(state, action, now) {
+        for (processor, command) in reduce_fleet(fleet, action, now) {
             if let (Command::SetDemoRate(rate), Some(hooks)) = (&command, &ch.demo) {
                 hooks.rate.store(*rate, std::sync::atomic::Ordering::Relaxed);
             }
-            // The executor only stops with the console; a failed send has nobody to tell.
-            let _ = ch.commands.send(command);
+            // The executors only stop with the console; a failed send has nobody to tell.
+            if let Some(commands) = ch.commands.get(processor) {
+                let _ = commands.send(command);
+            }
         }
         if let Some(hooks) = &ch.demo {
             let (rate, status) = read_demo(hooks);
-            reduce(state, Action::Demo { rate, status }, now);
+            reduce_fleet(fleet, Action::Demo { rate, status }, now);
         }
         dirty = true;
-        if state.quit {
+        if fleet.quit {
             return Ok(());
         }
-        let queries = state.queries();
-        if *ch.queries.borrow() != queries {
-            ch.queries.send_replace(queries);
+        for (member, queries) in fleet.members.iter().zip(&ch.queries) {
+            let wanted = member.state.queries();
+            if *queries.borrow() != wanted {
+                queries.send_replace(wanted);
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientError, Target};
 use crate::api::wire::{EventKind, FileQuery, Snapshot};
-use crate::tui::action::{ActionFailure, ApiUpdate, Command};
+use crate::tui::action::{Action, ActionFailure, ApiUpdate, Command};
 
 pub const REFRESH: Duration = Duration::from_secs(1);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,52 +76,71 @@ pub struct Rediscover {
 
 /// What the connection tasks share with the UI.
 pub struct Links {
-    pub updates: mpsc::Sender<ApiUpdate>,
+    /// Which processor of the fleet this connection is to (0 for the single console).
+    pub processor: usize,
+    pub updates: mpsc::Sender<Action>,
     pub queries: watch::Receiver<Queries>,
     pub refresh_now: Arc<Notify>,
-    pub client: watch::Sender<Client>,
+    /// The client commands use; `None` until the processor's endpoint is known.
+    pub client: watch::Sender<Option<Client>>,
     pub cancel: CancellationToken,
 }
 
-/// The connection loop; returns when cancelled or when the UI is gone.
-pub async fn run(mut client: Client, rediscover: Option<Rediscover>, mut links: Links) {
+impl Links {
+    /// Sends an update tagged with this processor; `false` when the UI is gone.
+    async fn report(&self, update: ApiUpdate) -> bool {
+        let action = Action::Processor {
+            processor: self.processor,
+            update,
+        };
+        self.updates.send(action).await.is_ok()
+    }
+}
+
+/// The connection loop; returns when cancelled or when the UI is gone. Without a client
+/// (a `--root` whose processor is not running yet) it looks for the endpoint first.
+pub async fn run(mut client: Option<Client>, rediscover: Option<Rediscover>, mut links: Links) {
     let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
     let mut resume = Resume::default();
+    let mut not_found = String::from("no endpoint to connect to");
     loop {
-        let endpoint = client.target().url.clone();
-        if links
-            .updates
-            .send(ApiUpdate::Connecting { endpoint })
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let error = match session(&client, &mut links, &mut backoff, &mut resume).await {
-            Ok(()) => return,
-            Err(error) => error,
+        let error = match &client {
+            Some(c) => {
+                let endpoint = c.target().url.clone();
+                if !links.report(ApiUpdate::Connecting { endpoint }).await {
+                    return;
+                }
+                match session(c, &mut links, &mut backoff, &mut resume).await {
+                    Ok(()) => return,
+                    Err(error) => error,
+                }
+            }
+            None => not_found.clone(),
         };
         let delay = backoff.next_delay();
         let update = ApiUpdate::Disconnected {
             error,
             retry_in_s: delay.as_secs_f64(),
         };
-        if links.updates.send(update).await.is_err() {
+        if !links.report(update).await {
             return;
         }
         tokio::select! {
             _ = links.cancel.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
         }
-        if let Some(found) = rediscover
-            .as_ref()
-            .and_then(|r| Target::from_root(&r.root, r.with_token).ok())
-        {
-            let current = client.target();
-            if found.url != current.url || found.token != current.token {
-                client = Client::new(found, REQUEST_TIMEOUT);
-                links.client.send_replace(client.clone());
+        let Some(r) = rediscover.as_ref() else { continue };
+        match Target::from_root(&r.root, r.with_token) {
+            Ok(found) => {
+                let same = client
+                    .as_ref()
+                    .is_some_and(|c| c.target().url == found.url && c.target().token == found.token);
+                if !same {
+                    client = Some(Client::new(found, REQUEST_TIMEOUT));
+                    links.client.send_replace(client.clone());
+                }
             }
+            Err(e) => not_found = e.to_string(),
         }
     }
 }
@@ -218,7 +237,7 @@ async fn send_snapshot(links: &Links, (snapshot, queries): (Snapshot, Queries)) 
 
 async fn send(links: &Links, update: ApiUpdate) -> Result<(), String> {
     // The UI is gone: end the session as if cancelled (the caller sees the cancel token next).
-    if links.updates.send(update).await.is_err() {
+    if !links.report(update).await {
         links.cancel.cancel();
     }
     Ok(())
@@ -227,13 +246,24 @@ async fn send(links: &Links, update: ApiUpdate) -> Result<(), String> {
 /// Carries out commands one after the other; each result goes back to the UI, then a
 /// snapshot is asked for so the screen shows the effect.
 pub async fn execute(
+    processor: usize,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    client: watch::Receiver<Client>,
-    updates: mpsc::Sender<ApiUpdate>,
+    client: watch::Receiver<Option<Client>>,
+    updates: mpsc::Sender<Action>,
     refresh_now: Arc<Notify>,
 ) {
     while let Some(command) = commands.recv().await {
-        let c = client.borrow().clone();
+        let Some(c) = client.borrow().clone() else {
+            let update = not_connected(command);
+            if updates
+                .send(Action::Processor { processor, update })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        };
         let update = match command {
             Command::FetchDetail {
                 kind,
@@ -265,9 +295,32 @@ pub async fn execute(
                 }
             }
         };
-        if updates.send(update).await.is_err() {
+        if updates
+            .send(Action::Processor { processor, update })
+            .await
+            .is_err()
+        {
             return;
         }
+    }
+}
+
+/// The answer to a command for a processor whose endpoint was never found.
+fn not_connected(command: Command) -> ApiUpdate {
+    let message = "the processor's endpoint is not known yet".to_string();
+    match command {
+        Command::FetchDetail { kind, name, .. } => ApiUpdate::Detail {
+            kind,
+            name,
+            result: Err(message),
+        },
+        other => ApiUpdate::ActionDone {
+            label: other.label(),
+            result: Err(ActionFailure {
+                status: None,
+                message,
+            }),
+        },
     }
 }
 

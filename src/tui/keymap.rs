@@ -65,16 +65,26 @@ pub enum Context {
     Filter,
     /// The help overlay.
     Help,
+    /// The fleet screen: one row per processor.
+    Fleet,
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 6] = [
         Context::Main,
         Context::Detail,
         Context::Confirm,
         Context::Filter,
         Context::Help,
+        Context::Fleet,
     ];
+
+    /// The contexts the help lists: the fleet's only when there is a fleet.
+    pub fn in_help(fleet: bool) -> impl Iterator<Item = Context> {
+        Context::ALL
+            .into_iter()
+            .filter(move |c| fleet || *c != Context::Fleet)
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -83,6 +93,7 @@ impl Context {
             Context::Confirm => "Confirmation",
             Context::Filter => "Typing a filter",
             Context::Help => "This help",
+            Context::Fleet => "Fleet (Esc on a dashboard comes back here)",
         }
     }
 }
@@ -154,7 +165,7 @@ const fn bind(
     }
 }
 
-use Context::{Confirm as C, Detail as D, Filter as F, Help as H, Main as M};
+use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M};
 use Key::*;
 use KeyCommand as K;
 
@@ -202,11 +213,22 @@ pub const BINDINGS: &[Binding] = &[
     bind(H, &[Char('j'), Down], "j ↓", K::Down, "scroll down", None, false),
     bind(H, &[Char('k'), Up], "k ↑", K::Up, "scroll up", None, false),
     bind(H, &[Char('q')], "q", K::Quit, "quit", None, false),
+    bind(L, &[Char('q')], "q", K::Quit, "quit (Ctrl+C works everywhere)", Some("quit"), false),
+    bind(L, &[Char('?')], "?", K::Help, "show this help", Some("help"), false),
+    bind(L, &[Char('j'), Down], "j ↓", K::Down, "select the next processor", None, false),
+    bind(L, &[Char('k'), Up], "k ↑", K::Up, "select the previous processor", None, false),
+    bind(L, &[Char('g'), Home], "g", K::Top, "first processor", None, false),
+    bind(L, &[Char('G'), End], "G", K::Bottom, "last processor", None, false),
+    bind(L, &[Enter, Char('l'), Right], "Enter", K::Open, "the selected processor's dashboard (Esc: back)", Some("open"), false),
+    bind(L, &[Char('p')], "p", K::PauseResume, "pause / resume the selected processor's intake", Some("pause"), true),
+    bind(L, &[Char('f')], "f", K::Flush, "commit the selected processor's open batch now", Some("flush"), true),
 ];
 
 /// Lines of the help overlay: Ctrl+C, then per context a blank line, a title and its keys.
-pub fn help_lines() -> usize {
-    1 + Context::ALL.len() * 2 + BINDINGS.len()
+pub fn help_lines(fleet: bool) -> usize {
+    1 + Context::in_help(fleet)
+        .map(|c| 2 + in_context(c).count())
+        .sum::<usize>()
 }
 
 /// The binding of a key in a context.

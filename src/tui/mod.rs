@@ -4,9 +4,11 @@
 pub mod action;
 pub mod app;
 pub mod conn;
+pub mod fleet;
 pub mod format;
 pub mod keymap;
 pub mod layout;
+pub mod processors;
 pub mod reduce;
 pub mod sanitize;
 pub mod state;

@@ -224,8 +224,14 @@ pub struct Screen {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
-    /// `statmgr watch`: mutating keys only say so.
+    /// `statmgr watch`, or a processor of a fleet without a token: mutating keys only say so.
     pub read_only: bool,
+    /// Why `read_only` is set when it is not `statmgr watch` (said when a key is refused).
+    pub read_only_reason: Option<String>,
+    /// The processor's name when it is one of a fleet (`Esc` goes back to the fleet).
+    pub member: Option<String>,
+    /// Other processors of the fleet write the same database (their ids are not a conflict).
+    pub shared_sequence: bool,
     pub endpoint: String,
     pub conn: Conn,
     pub snapshot: Option<Snapshot>,
@@ -254,6 +260,9 @@ impl State {
     pub fn new(endpoint: impl Into<String>, read_only: bool) -> State {
         State {
             read_only,
+            read_only_reason: None,
+            member: None,
+            shared_sequence: false,
             endpoint: endpoint.into(),
             conn: Conn::Connecting,
             snapshot: None,

@@ -2,6 +2,7 @@
 //! task feeds them, and whole screens rendered on ratatui's TestBackend.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod samples;
 pub mod svg;
 

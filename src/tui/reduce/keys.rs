@@ -35,12 +35,12 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Command> {
     }
 }
 
-fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
+pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
     if binding.mutating && state.is_read_only() {
-        let why = if state.read_only {
-            "in watch (use `statmgr console`)"
-        } else {
-            "by the processor (started with --read-only-api)"
+        let why = match (&state.read_only_reason, state.read_only) {
+            (Some(reason), true) => reason.as_str(),
+            (None, true) => "in watch (use `statmgr console`)",
+            _ => "by the processor (started with --read-only-api)",
         };
         state.notify(
             Tone::Error,
@@ -54,6 +54,8 @@ fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
         Context::Confirm => on_confirm(state, binding.command),
         Context::Filter => on_filter(state, binding.command),
         Context::Help => on_help(state, binding.command),
+        // The fleet screen's keys are the fleet reducer's; it passes p and f on as Main keys.
+        Context::Fleet => Vec::new(),
     }
 }
 
@@ -321,12 +323,11 @@ fn message_page(detail: &mut Detail, next: bool) -> Vec<Command> {
 }
 
 fn on_help(state: &mut State, command: KeyCommand) -> Vec<Command> {
+    let lines = keymap::help_lines(state.member.is_some()) as u16;
     match (command, state.overlay.as_mut()) {
         (KeyCommand::Quit, _) => state.quit = true,
         (KeyCommand::Back, _) => state.overlay = None,
-        (KeyCommand::Down, Some(Overlay::Help { scroll })) => {
-            *scroll = (*scroll + 1).min(keymap::help_lines() as u16)
-        }
+        (KeyCommand::Down, Some(Overlay::Help { scroll })) => *scroll = (*scroll + 1).min(lines),
         (KeyCommand::Up, Some(Overlay::Help { scroll })) => *scroll = scroll.saturating_sub(1),
         _ => {}
     }

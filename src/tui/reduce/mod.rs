@@ -3,8 +3,10 @@
 
 mod api;
 mod files;
+mod fleet;
 mod keys;
 
+pub use fleet::{fleet_context, reduce_fleet, Addressed};
 pub use keys::context;
 
 use crate::tui::action::{Action, Command};
@@ -28,6 +30,6 @@ pub fn reduce(state: &mut State, action: Action, now_s: f64) -> Vec<Command> {
             }
             Vec::new()
         }
-        Action::Api(update) => api::on_update(state, update),
+        Action::Api(update) | Action::Processor { update, .. } => api::on_update(state, update),
     }
 }

@@ -13,9 +13,12 @@ use crate::tui::theme::Theme;
 use crate::tui::view::{panel, text};
 
 /// The database already holds ids the allocator is about to hand out (an allocator that has
-/// not reserved a block yet, next id 0, hands out nothing).
-pub fn conflict(a: &AllocatorInfo) -> bool {
-    a.next_id > 0 && a.db_max_id >= a.next_id
+/// not reserved a block yet, next id 0, hands out nothing). When processors share the
+/// database, ids above this one's block are the others' to use: only a max id inside the
+/// block it holds is a conflict.
+pub fn conflict(a: &AllocatorInfo, shared: bool) -> bool {
+    let taken = a.next_id > 0 && a.db_max_id >= a.next_id;
+    taken && (!shared || a.db_max_id < a.block_end)
 }
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -26,15 +29,16 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         return;
     };
     let a = &snap.allocator;
+    let conflict = conflict(a, state.shared_sequence);
     let mut title = vec![Span::raw("Key allocator")];
-    if conflict(a) {
+    if conflict {
         title.push(Span::styled(" ⚠ KEY CONFLICT ", s.error));
     }
     let block = panel(title, false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;
-    let db_style = if conflict(a) { s.error } else { s.value };
+    let db_style = if conflict { s.error } else { s.value };
     let mut lines = vec![
         Line::from(vec![
             Span::styled("next id ", s.label),
@@ -81,7 +85,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         health.extend(fitted);
         lines.push(Line::from(health));
     }
-    if conflict(a) {
+    if conflict {
         let warning = format!(
             "⚠ db max {} ≥ next id {}: ids in use, R resyncs",
             format::id(a.db_max_id),

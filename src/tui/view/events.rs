@@ -53,11 +53,24 @@ pub fn lines<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<EventLine> {
 }
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let has_focus = focused(state, Focus::Events);
+    draw_titled(state, vec![Span::raw("Events")], has_focus, theme, frame, area);
+}
+
+/// The panel under another title (the fleet screen names the processor).
+pub fn draw_titled(
+    state: &State,
+    title: Vec<Span<'static>>,
+    has_focus: bool,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let s = &theme.styles;
     let all = lines(state.events.iter());
     let rows = area.height.saturating_sub(2) as usize;
     let back = state.events_scroll.min(all.len().saturating_sub(rows));
-    let mut block = panel(vec![Span::raw("Events")], focused(state, Focus::Events), theme);
+    let mut block = panel(title, has_focus, theme);
     if back > 0 {
         let title = format!(" ↑ {back} back (G: newest) ");
         block = block.title_top(Line::from(Span::styled(title, s.warn)).right_aligned());

@@ -6,17 +6,50 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::tui::keymap::{self, Context};
+use crate::tui::keymap::{self, Context, Key};
 use crate::tui::reduce::context;
-use crate::tui::state::{State, Tone};
+use crate::tui::state::{Notice, State, Tone};
 use crate::tui::theme::Theme;
 use crate::tui::view::text;
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let context = context(state);
+    let hints: Vec<(&str, &str)> = if context == Context::Main {
+        // One of a fleet: Esc goes back to it (the fleet reducer's reading of Main's Esc).
+        let back = keymap::lookup(Context::Main, Key::Esc)
+            .filter(|_| state.member.is_some())
+            .map(|b| (b.label, "fleet"));
+        back.into_iter()
+            .chain(short_hints(Context::Main, state.is_read_only()))
+            .collect()
+    } else {
+        keymap::in_context(context)
+            .map(|b| (b.label, b.help))
+            .take(4)
+            .collect()
+    };
+    draw_line(state.current_notice(), &hints, theme, frame, area);
+}
+
+/// The footer hints of a context, without the mutating keys when they are disabled.
+pub fn short_hints(context: Context, read_only: bool) -> impl Iterator<Item = (&'static str, &'static str)> {
+    keymap::in_context(context)
+        .filter(move |b| !(b.mutating && read_only))
+        .filter_map(|b| b.footer.map(|f| (b.label, f)))
+}
+
+/// A notice, then as many `(key, what)` hints as fit.
+pub fn draw_line(
+    notice: Option<&Notice>,
+    hints: &[(&str, &str)],
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let s = &theme.styles;
     let width = area.width as usize;
     let mut spans: Vec<Span> = Vec::new();
-    if let Some(notice) = state.current_notice() {
+    if let Some(notice) = notice {
         let (mark, style) = match notice.tone {
             Tone::Info => ("…", s.notice_info),
             Tone::Ok => ("✔", s.notice_ok),
@@ -26,18 +59,6 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.extend(text::spans(&notice.text, width.saturating_sub(4), style, theme));
         spans.push(Span::raw("  "));
     }
-    let context = context(state);
-    let hints: Vec<(&str, &str)> = if context == Context::Main {
-        keymap::in_context(Context::Main)
-            .filter(|b| !(b.mutating && state.is_read_only()))
-            .filter_map(|b| b.footer.map(|f| (b.label, f)))
-            .collect()
-    } else {
-        keymap::in_context(context)
-            .map(|b| (b.label, b.help))
-            .take(4)
-            .collect()
-    };
     let mut used: usize = spans
         .iter()
         .map(|sp| crate::tui::sanitize::width(&sp.content))

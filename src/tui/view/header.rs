@@ -27,6 +27,10 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else {
         vec![Span::raw(" ")]
     };
+    if let Some(name) = &state.member {
+        spans.extend(text::spans(name, 24, s.header.patch(s.title), theme));
+        spans.push(sep(theme));
+    }
     let endpoint_room = (area.width as usize / 3).max(12);
     spans.extend(text::spans(&state.endpoint, endpoint_room, s.header, theme));
     spans.push(sep(theme));

@@ -11,18 +11,30 @@ use crate::tui::theme::Theme;
 use crate::tui::view::centered;
 
 pub fn draw(state: &State, scroll: u16, theme: &Theme, frame: &mut Frame, area: Rect) {
+    draw_keys(
+        state.is_read_only(),
+        state.member.is_some(),
+        scroll,
+        theme,
+        frame,
+        area,
+    );
+}
+
+/// The help over any screen: `read_only` marks the mutating keys, `fleet` adds the fleet's.
+pub fn draw_keys(read_only: bool, fleet: bool, scroll: u16, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(vec![
         Span::styled(format!("{:<12}", "Ctrl+C"), s.key),
         Span::raw("quit, from anywhere"),
     ]));
-    for context in Context::ALL {
+    for context in Context::in_help(fleet) {
         lines.push(Line::raw(""));
         lines.push(Line::from(Span::styled(context.title(), s.title_focus)));
         for b in keymap::in_context(context) {
             let mut spans = vec![Span::styled(format!("{:<12}", b.label), s.key), Span::raw(b.help)];
-            if b.mutating && state.is_read_only() {
+            if b.mutating && read_only {
                 spans.push(Span::styled("  (read-only: disabled)", s.muted));
             }
             lines.push(Line::from(spans));

@@ -1,5 +1,5 @@
 //! Drawing: one module per panel, each `draw(&State, &Theme, &mut Frame, Rect)`; this module
-//! lays the screen out and stacks the overlays.
+//! lays the dashboard out and stacks the overlays (the fleet screen is `fleet.rs`).
 
 mod allocator;
 mod batches;
@@ -7,10 +7,13 @@ mod confirm;
 mod detail;
 mod events;
 mod files;
+mod fleet;
+mod fleet_table;
 mod footer;
 mod header;
 mod help;
 mod inbox;
+mod sequence;
 pub mod text;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,11 +21,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
+use crate::tui::fleet::Fleet;
 use crate::tui::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use crate::tui::state::{Focus, Overlay, Screen, State};
 use crate::tui::theme::Theme;
 
-/// Draws the whole screen.
+/// Draws the console: the dashboard shown, or the fleet screen.
+pub fn draw_fleet(fleet: &Fleet, theme: &Theme, frame: &mut Frame) {
+    match fleet.shown_state() {
+        Some(state) => draw(state, theme, frame),
+        None => fleet::draw(fleet, theme, frame),
+    }
+}
+
+/// Draws one processor's dashboard.
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     frame.render_widget(Block::new().style(theme.styles.base), area);
@@ -62,7 +74,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
     }
 }
 
-fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
+pub(crate) fn too_small(theme: &Theme, frame: &mut Frame, area: Rect) {
     let lines = vec![
         Line::from(Span::styled("terminal too small", theme.styles.error)),
         Line::from(format!("this one is {}x{}", area.width, area.height)),
