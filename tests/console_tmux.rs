@@ -2,176 +2,12 @@
 //! state directory): tmux on a private socket, a fixed size, keys sent, the screen captured,
 //! and after the console exits, the terminal's modes checked.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod console_support;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-const STATMGR: &str = env!("CARGO_BIN_EXE_statmgr");
-const WAIT: Duration = Duration::from_secs(15);
-
-/// A tmux server of our own (socket `-L`), one session of a fixed size; killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Runs `command` (through `sh -c`) in a `width`x`height` terminal. When it ends, the
-    /// shell prints `[exit N]`, the terminal's modes and `[end]`, so a test can check them.
-    fn start(width: u16, height: u16, command: &str) -> Tmux {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let socket = format!(
-            "statmgr-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let tmux = Tmux { socket };
-        let script = format!("{command}; echo \"[exit $?]\"; stty -a; echo \"[end]\"; exec sleep 600");
-        let size = (width.to_string(), height.to_string());
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-x",
-            &size.0,
-            "-y",
-            &size.1,
-            "sh",
-            "-c",
-            &script,
-        ]);
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let output = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .env("TERM", "xterm-256color")
-            .output()
-            .expect("tmux is required for these tests (apt-get install tmux)");
-        assert!(
-            output.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    /// Keys in tmux's names (`q`, `Enter`, `C-c`, `Tab`...), one at a time.
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.run(&["send-keys", key]);
-        }
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
-    }
-
-    fn resize(&self, width: u16, height: u16) {
-        self.run(&[
-            "resize-window",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-        ]);
-    }
-
-    /// The screen once it contains `needle`; fails with the last screen after `WAIT`.
-    fn wait_for(&self, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "waited {WAIT:?} for {needle:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// After the command ended: its exit code, with the terminal back in cooked mode.
-    fn exit_code(&self) -> i32 {
-        let screen = self.wait_for("[end]");
-        assert!(
-            !screen.contains("-icanon") && screen.contains("icanon"),
-            "raw mode left on:\n{screen}"
-        );
-        assert!(
-            !screen.contains("-echo ") && screen.contains(" echo "),
-            "echo left off:\n{screen}"
-        );
-        let code = screen
-            .split("[exit ")
-            .nth(1)
-            .and_then(|rest| rest.split(']').next());
-        code.and_then(|c| c.parse().ok()).expect("an exit code")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
-
-/// `statmgr run` on a temporary state directory; killed (then reaped) on drop.
-struct Processor {
-    child: Child,
-    root: PathBuf,
-}
-
-impl Processor {
-    fn start(root: &Path) -> Processor {
-        let child = Command::new(STATMGR)
-            .args(["run", "--root"])
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start statmgr run");
-        let processor = Processor {
-            child,
-            root: root.to_path_buf(),
-        };
-        processor.wait_for_endpoint();
-        processor
-    }
-
-    fn wait_for_endpoint(&self) {
-        let endpoint = self.root.join("control").join("endpoint");
-        let start = Instant::now();
-        while !endpoint.exists() {
-            assert!(start.elapsed() < WAIT, "no {} after {WAIT:?}", endpoint.display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The endpoint of a dead processor must not be mistaken for the next one's.
-        let _ = std::fs::remove_file(self.root.join("control").join("endpoint"));
-    }
-}
-
-impl Drop for Processor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use console_support::tmux::{status_json, Processor, Tmux, STATMGR, WAIT};
 
 fn console(root: &Path, extra: &str) -> String {
     format!("{STATMGR} console --root {} {extra}", root.display())
@@ -260,17 +96,6 @@ fn resizing_to_too_small_and_back() {
         !tmux.screen().contains("Key allocator"),
         "the dashboard stayed on the screen"
     );
-}
-
-/// `statmgr status --json ARGS` against `root`, parsed.
-fn status_json(root: &Path) -> serde_json::Value {
-    let out = Command::new(STATMGR)
-        .args(["status", "--json", "--root"])
-        .arg(root)
-        .output()
-        .expect("statmgr status");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("the snapshot document")
 }
 
 #[test]

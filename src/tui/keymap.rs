@@ -79,11 +79,15 @@ impl Context {
         Context::Fleet,
     ];
 
-    /// The contexts the help lists: the fleet's only when there is a fleet.
-    pub fn in_help(fleet: bool) -> impl Iterator<Item = Context> {
-        Context::ALL
-            .into_iter()
-            .filter(move |c| fleet || *c != Context::Fleet)
+    /// The contexts the help lists, in order: the fleet's only when there is a fleet, and
+    /// first on the fleet screen.
+    pub fn in_help(help: HelpOf) -> Vec<Context> {
+        let rest = Context::ALL.into_iter().filter(|c| *c != Context::Fleet);
+        match help {
+            HelpOf::Dashboard => rest.collect(),
+            HelpOf::FleetDashboard => rest.chain([Context::Fleet]).collect(),
+            HelpOf::FleetScreen => [Context::Fleet].into_iter().chain(rest).collect(),
+        }
     }
 
     pub fn title(self) -> &'static str {
@@ -96,6 +100,16 @@ impl Context {
             Context::Fleet => "Fleet (Esc on a dashboard comes back here)",
         }
     }
+}
+
+/// Where the help is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpOf {
+    /// The single console.
+    Dashboard,
+    /// The dashboard of one processor of a fleet.
+    FleetDashboard,
+    FleetScreen,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,8 +239,9 @@ pub const BINDINGS: &[Binding] = &[
 ];
 
 /// Lines of the help overlay: Ctrl+C, then per context a blank line, a title and its keys.
-pub fn help_lines(fleet: bool) -> usize {
-    1 + Context::in_help(fleet)
+pub fn help_lines(help: HelpOf) -> usize {
+    1 + Context::in_help(help)
+        .into_iter()
         .map(|c| 2 + in_context(c).count())
         .sum::<usize>()
 }

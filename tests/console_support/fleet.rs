@@ -65,6 +65,10 @@ impl FleetConsole {
         self.act(Action::Key(key))
     }
 
+    pub fn keys_typed(&mut self, text: &str) -> Vec<Addressed> {
+        text.chars().flat_map(|c| self.key(Key::Char(c))).collect()
+    }
+
     pub fn api(&mut self, processor: usize, update: ApiUpdate) -> Vec<Addressed> {
         self.act(Action::Processor { processor, update })
     }

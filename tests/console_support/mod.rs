@@ -5,6 +5,7 @@
 pub mod fleet;
 pub mod samples;
 pub mod svg;
+pub mod tmux;
 
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

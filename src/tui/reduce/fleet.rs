@@ -103,7 +103,7 @@ fn goes_back(state: &State, key: Key) -> bool {
 }
 
 fn on_help(fleet: &mut Fleet, key: Key, scroll: u16) {
-    let lines = keymap::help_lines(true) as u16;
+    let lines = keymap::help_lines(keymap::HelpOf::FleetScreen) as u16;
     match keymap::lookup(Context::Help, key).map(|b| b.command) {
         Some(KeyCommand::Quit) => fleet.quit = true,
         Some(KeyCommand::Back) => fleet.help = None,

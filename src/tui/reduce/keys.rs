@@ -323,7 +323,12 @@ fn message_page(detail: &mut Detail, next: bool) -> Vec<Command> {
 }
 
 fn on_help(state: &mut State, command: KeyCommand) -> Vec<Command> {
-    let lines = keymap::help_lines(state.member.is_some()) as u16;
+    let help = if state.member.is_some() {
+        keymap::HelpOf::FleetDashboard
+    } else {
+        keymap::HelpOf::Dashboard
+    };
+    let lines = keymap::help_lines(help) as u16;
     match (command, state.overlay.as_mut()) {
         (KeyCommand::Quit, _) => state.quit = true,
         (KeyCommand::Back, _) => state.overlay = None,

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use crate::tui::fleet::Fleet;
 use crate::tui::format;
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Context, HelpOf};
 use crate::tui::layout;
 use crate::tui::state::Screen;
 use crate::tui::theme::Theme;
@@ -60,7 +60,14 @@ pub fn draw(fleet: &Fleet, theme: &Theme, frame: &mut Frame) {
     };
     footer::draw_line(fleet.current_notice(), &hints, theme, frame, foot);
     if let Some(scroll) = fleet.help {
-        help::draw_keys(fleet.all_read_only(), true, scroll, theme, frame, area);
+        help::draw_keys(
+            fleet.all_read_only(),
+            HelpOf::FleetScreen,
+            scroll,
+            theme,
+            frame,
+            area,
+        );
     }
 }
 

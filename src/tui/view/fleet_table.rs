@@ -114,7 +114,16 @@ fn fit(fleet: &Fleet, room: usize) -> Vec<(Column, usize)> {
         };
         widest.min(cap).max(sanitize::width(spec(c).1))
     };
-    let mut shown: Vec<Column> = COLUMNS.iter().map(|(c, ..)| *c).collect();
+    // Processors named by their endpoint (`--url`) need no endpoint column.
+    let named_by_endpoint = fleet
+        .members
+        .iter()
+        .all(|m| m.name == value_text(Column::Endpoint, m, false));
+    let mut shown: Vec<Column> = COLUMNS
+        .iter()
+        .map(|(c, ..)| *c)
+        .filter(|c| !(named_by_endpoint && *c == Column::Endpoint))
+        .collect();
     loop {
         let merged = !shown.contains(&Column::Connection);
         let widths: Vec<(Column, usize)> = shown.iter().map(|c| (*c, width_of(*c, merged))).collect();

@@ -5,31 +5,29 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use crate::tui::keymap::{self, Context};
+use crate::tui::keymap::{self, Context, HelpOf};
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::view::centered;
 
 pub fn draw(state: &State, scroll: u16, theme: &Theme, frame: &mut Frame, area: Rect) {
-    draw_keys(
-        state.is_read_only(),
-        state.member.is_some(),
-        scroll,
-        theme,
-        frame,
-        area,
-    );
+    let help = if state.member.is_some() {
+        HelpOf::FleetDashboard
+    } else {
+        HelpOf::Dashboard
+    };
+    draw_keys(state.is_read_only(), help, scroll, theme, frame, area);
 }
 
-/// The help over any screen: `read_only` marks the mutating keys, `fleet` adds the fleet's.
-pub fn draw_keys(read_only: bool, fleet: bool, scroll: u16, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// The help over any screen: `read_only` marks the mutating keys.
+pub fn draw_keys(read_only: bool, help: HelpOf, scroll: u16, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(vec![
         Span::styled(format!("{:<12}", "Ctrl+C"), s.key),
         Span::raw("quit, from anywhere"),
     ]));
-    for context in Context::in_help(fleet) {
+    for context in Context::in_help(help) {
         lines.push(Line::raw(""));
         lines.push(Line::from(Span::styled(context.title(), s.title_focus)));
         for b in keymap::in_context(context) {
