@@ -30,3 +30,47 @@ fn fleet_80x24() {
     assert!(text.contains("READ-ONLY"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn a_small_terminal_says_what_size_the_fleet_needs() {
+    let mut c = three(120, 40);
+    c.act(statmgr::tui::action::Action::Resize {
+        width: 70,
+        height: 20,
+    });
+    assert!(c.text().contains("need 80x24"), "{}", c.text());
+    c.act(statmgr::tui::action::Action::Resize {
+        width: 80,
+        height: 24,
+    });
+    assert!(c.text().contains("Processors 3"), "{}", c.text());
+}
+
+#[test]
+fn the_fleet_footer_names_only_fleet_keys() {
+    use statmgr::tui::keymap::{self, Context};
+    let text = three(120, 40).text();
+    let footer = text.lines().last().unwrap_or_default();
+    let hints: Vec<_> = keymap::in_context(Context::Fleet)
+        .filter_map(|b| b.footer.map(|f| format!("{} {f}", b.label)))
+        .collect();
+    assert!(hints.len() >= 4);
+    for hint in hints {
+        assert!(footer.contains(&hint), "{hint} missing: {footer}");
+    }
+}
+
+#[test]
+fn a_fleet_that_cannot_change_anything_wears_the_read_only_badge() {
+    use console_support::fleet::{spec, FleetConsole};
+    let specs = [
+        spec("x", "http://127.0.0.1:1", false),
+        spec("y", "http://127.0.0.1:2", false),
+    ];
+    let c = FleetConsole::new(&specs, 80, 24);
+    let text = c.text();
+    let header = text.lines().next().unwrap_or_default();
+    assert!(header.contains("READ-ONLY"), "{header}");
+    assert!(!text.contains("p pause"), "no mutating hints:\n{text}");
+    assert!(text.contains("no report yet"), "{text}");
+}

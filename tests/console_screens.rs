@@ -273,6 +273,9 @@ fn regenerate_screenshots() {
     let mut help = Console::running(false, 120, 50);
     help.key(Key::Char('?'));
     write("help", &help, &default, DARK);
+    let fleet = console_support::fleet::three(120, 40);
+    let path = dir.join("fleet.svg");
+    std::fs::write(&path, svg::render(&fleet.screen(&default), DARK)).expect("write the screenshot");
 }
 
 #[test]

@@ -150,6 +150,10 @@ pub fn three(width: u16, height: u16) -> FleetConsole {
             c.feed(i, s.clone());
         }
     }
+    for (i, kind) in super::sample_events().into_iter().enumerate() {
+        let event = super::event(9001 + i as u64, kind);
+        c.api(0, ApiUpdate::Event(Box::new(event)));
+    }
     c.api(
         1,
         ApiUpdate::Disconnected {
