@@ -105,3 +105,56 @@ async fn a_hung_processor_holds_up_neither_the_snapshots_nor_the_commands_of_ano
     }
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_whose_processor_is_not_running_yet_is_found_when_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (updates, mut actions) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    let (_queries, queries_rx) = watch::channel((FileQuery::default(), FileQuery::default()));
+    let (client_tx, client_rx) = watch::channel(None);
+    let links = Links {
+        processor: 4,
+        updates,
+        queries: queries_rx,
+        refresh_now: Arc::new(Notify::new()),
+        client: client_tx,
+        cancel: cancel.clone(),
+    };
+    let rediscover = conn::Rediscover {
+        root: dir.path().to_path_buf(),
+        with_token: true,
+    };
+    tokio::spawn(conn::run(None, Some(rediscover), links));
+    match next(&mut actions).await {
+        ApiUpdate::Disconnected { error, .. } => {
+            assert!(error.contains("no processor is running"), "{error}")
+        }
+        other => panic!("expected why it is not connected: {other:?}"),
+    }
+    assert!(
+        client_rx.borrow().is_none(),
+        "no client before an endpoint is known"
+    );
+    let processor = Processor::start(dir.path());
+    loop {
+        if let ApiUpdate::Connected { endpoint } = next(&mut actions).await {
+            assert_eq!(endpoint, processor.url());
+            break;
+        }
+    }
+    assert!(client_rx
+        .borrow()
+        .as_ref()
+        .is_some_and(|c| c.target().token.is_some()));
+    cancel.cancel();
+}
+
+/// The next update of processor 4, within three request timeouts.
+async fn next(actions: &mut mpsc::Receiver<Action>) -> ApiUpdate {
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT * 3;
+    match tokio::time::timeout_at(deadline, actions.recv()).await {
+        Ok(Some(Action::Processor { processor: 4, update })) => update,
+        other => panic!("expected an update of processor 4: {other:?}"),
+    }
+}

@@ -69,6 +69,9 @@ pub async fn run_fleet(processors: Vec<ProcessorLink>, opts: ConsoleOptions) -> 
     if !std::io::stdout().is_terminal() {
         return Err(ConsoleError::NotATerminal);
     }
+    if processors.is_empty() {
+        return Err(ConsoleError::Internal("no processor to attach to".into()));
+    }
     let members = processors
         .iter()
         .map(|p| {

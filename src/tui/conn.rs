@@ -103,7 +103,16 @@ pub async fn run(mut client: Option<Client>, rediscover: Option<Rediscover>, mut
     let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
     let mut resume = Resume::default();
     let mut not_found = String::from("no endpoint to connect to");
+    // A client given at the start is tried first; after that the endpoint is read again
+    // before each attempt, since a restarted processor listens on a new port.
+    let mut look = client.is_none();
     loop {
+        if let (true, Some(r)) = (look, rediscover.as_ref()) {
+            if let Err(e) = refresh_target(&mut client, r, &links) {
+                not_found = e;
+            }
+        }
+        look = true;
         let error = match &client {
             Some(c) => {
                 let endpoint = c.target().url.clone();
@@ -129,20 +138,20 @@ pub async fn run(mut client: Option<Client>, rediscover: Option<Rediscover>, mut
             _ = links.cancel.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
         }
-        let Some(r) = rediscover.as_ref() else { continue };
-        match Target::from_root(&r.root, r.with_token) {
-            Ok(found) => {
-                let same = client
-                    .as_ref()
-                    .is_some_and(|c| c.target().url == found.url && c.target().token == found.token);
-                if !same {
-                    client = Some(Client::new(found, REQUEST_TIMEOUT));
-                    links.client.send_replace(client.clone());
-                }
-            }
-            Err(e) => not_found = e.to_string(),
-        }
     }
+}
+
+/// Reads `<root>/control/` again; a new endpoint or token replaces the client.
+fn refresh_target(client: &mut Option<Client>, r: &Rediscover, links: &Links) -> Result<(), String> {
+    let found = Target::from_root(&r.root, r.with_token).map_err(|e| e.to_string())?;
+    let same = client
+        .as_ref()
+        .is_some_and(|c| c.target().url == found.url && c.target().token == found.token);
+    if !same {
+        *client = Some(Client::new(found, REQUEST_TIMEOUT));
+        links.client.send_replace(client.clone());
+    }
+    Ok(())
 }
 
 /// One connection: `Ok` when the console is closing, `Err(why)` when the connection was lost.
