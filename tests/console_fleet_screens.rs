@@ -74,3 +74,15 @@ fn a_fleet_that_cannot_change_anything_wears_the_read_only_badge() {
     assert!(!text.contains("p pause"), "no mutating hints:\n{text}");
     assert!(text.contains("no report yet"), "{text}");
 }
+
+#[test]
+fn a_processor_of_the_fleet_is_its_whole_dashboard_with_its_name_and_the_way_back() {
+    let mut c = three(80, 24);
+    c.key(statmgr::tui::keymap::Key::Enter);
+    let text = c.text();
+    assert!(text.contains("site-a │ http://127.0.0.1:4100"), "{text}");
+    assert!(text.contains("Esc fleet"), "{text}");
+    // Its db max is site-c's id, above its own block: on a shared database, no conflict.
+    assert!(!text.contains("KEY CONFLICT"), "{text}");
+    insta::assert_snapshot!(text);
+}
