@@ -208,9 +208,13 @@ async fn oversized_and_malformed_bodies_are_refused() {
         .bearer_auth(h.token())
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(status_of(response).await.0, 413);
+        .await;
+    match response {
+        Ok(response) => assert_eq!(status_of(response).await.0, 413),
+        // The server answers 413 and closes without reading the rest: a client still
+        // sending may see the connection reset before it reads the answer.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
     let (status, message) = status_of(
         raw.post(&url)
             .bearer_auth(h.token())

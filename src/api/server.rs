@@ -12,6 +12,7 @@ mod auth;
 mod failure;
 mod metrics;
 mod routes;
+mod slots;
 mod sse;
 
 use std::fs;
@@ -42,9 +43,10 @@ pub use routes::MAX_BODY;
 
 /// A client must send a whole request head within this time; an idle kept-alive connection
 /// is closed after it too, so idle connections cost nothing for long.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
-/// Connections served at once; more are closed at once (each costs a task and its buffers).
-const MAX_CONNECTIONS: usize = 256;
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once. A new one takes the slot of the oldest connection that never
+/// sent a request (see `slots`); when all are in use it is closed at once.
+const MAX_CONNECTIONS: usize = 512;
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -92,6 +94,19 @@ fn check_listen(opts: &ServerOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// A listening socket with a deep accept queue, so a burst of connections (an attacker's,
+/// or many consoles at once) is queued by the kernel rather than dropped and retried.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Binds, writes `<root>/control/endpoint` ("http://ADDR\n") and `<root>/control/token` (64 hex
 /// chars = 32 random bytes, file mode 0600; the control dir exists with 0700), serves until
 /// `shutdown` is cancelled, then removes `control/endpoint`.
@@ -101,7 +116,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningServer, Error> {
     check_listen(&opts)?;
-    let listener = TcpListener::bind(opts.listen).await.map_err(|source| Error::Io {
+    let listener = listen(opts.listen).map_err(|source| Error::Io {
         what: "listen on",
         path: opts.listen.to_string(),
         source,
@@ -182,6 +197,7 @@ async fn serve(
     tracker: TaskTracker,
     endpoint: PathBuf,
 ) {
+    let slots = slots::Slots::new(MAX_CONNECTIONS);
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -195,11 +211,11 @@ async fn serve(
                 }
             },
         };
-        if tracker.len() > MAX_CONNECTIONS {
-            tracing::debug!(%peer, "API connection refused: {MAX_CONNECTIONS} already open");
+        let Some(ticket) = slots.admit() else {
+            tracing::debug!(%peer, "API connection refused: {MAX_CONNECTIONS} connections in use");
             continue;
-        }
-        tracker.spawn(connection(stream, peer, app.clone(), shutdown.clone()));
+        };
+        tracker.spawn(connection(stream, peer, app.clone(), shutdown.clone(), ticket));
     }
     drop(listener);
     if let Err(e) = fs::remove_file(&endpoint) {
@@ -217,8 +233,19 @@ async fn serve(
     tracing::info!("API stopped");
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, shutdown: CancellationToken) {
-    let service = TowerToHyperService::new(app.layer(Extension(ConnectInfo(peer))));
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+    ticket: slots::Ticket,
+) {
+    let inner = TowerToHyperService::new(app.layer(Extension(ConnectInfo(peer))));
+    let used = ticket.used.clone();
+    let service = hyper::service::service_fn(move |req| {
+        used.store(true, std::sync::atomic::Ordering::Relaxed);
+        hyper::service::Service::call(&inner, req)
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -227,6 +254,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, app: Router, shutdown: 
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
+        _ = ticket.evict.cancelled() => {
+            tracing::debug!(%peer, "API connection evicted: idle while the server was full");
+            return;
+        }
         _ = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await

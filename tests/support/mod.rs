@@ -122,6 +122,10 @@ impl Proc {
 
     /// SIGTERM, then waits for the exit; returns the status and how long it took.
     pub fn terminate(mut self, limit: Duration) -> (ExitStatus, Duration) {
+        self.stop(limit)
+    }
+
+    fn stop(&mut self, limit: Duration) -> (ExitStatus, Duration) {
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -137,6 +141,12 @@ impl Proc {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Like `terminate`, and the processor's whole log (stderr).
+    pub fn terminate_with_log(mut self, limit: Duration) -> (ExitStatus, String) {
+        let (st, _) = self.stop(limit);
+        (st, self.log_text())
     }
 
     pub fn log_text(&self) -> String {
