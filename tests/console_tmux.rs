@@ -166,7 +166,8 @@ fn requeue_a_stuck_file_with_confirmation() {
 #[test]
 fn the_demo_shows_every_panel_help_and_a_summary_on_exit() {
     let tmux = Tmux::start(120, 40, &format!("{STATMGR} demo --rate 100 --lock-every 0"));
-    let screen = tmux.wait_for("DEMO");
+    tmux.wait_for("DEMO");
+    let screen = tmux.wait_for("RUNNING");
     for panel in [
         "Inbox",
         "Key allocator",
