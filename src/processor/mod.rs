@@ -123,7 +123,10 @@ pub fn start(
 
 /// The committer's store and where telemetry reads `MAX(record_id)`: the state
 /// directory's SQLite file, or the PostgreSQL database of `--database`.
-fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
+fn open_store(
+    config: &ProcessorConfig,
+    dirs: &StateDir,
+) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
     match &config.database {
         None => {
             let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;

@@ -40,11 +40,17 @@ pub struct PgOptions {
 enum Fail {
     Pg(tokio_postgres::Error),
     /// A statement failed, with what it was doing.
-    Context { what: String, source: tokio_postgres::Error },
+    Context {
+        what: String,
+        source: tokio_postgres::Error,
+    },
     Pool(PoolError),
     Timeout(Duration),
     /// Child rows already exist under this record id (orphans another writer left).
-    Orphan { record_id: i64, uid: String },
+    Orphan {
+        record_id: i64,
+        uid: String,
+    },
     /// The request or the database state is impossible (exhausted ids, newer schema).
     Invalid(String),
 }
@@ -229,15 +235,15 @@ impl PgStore {
 
 impl Store for PgStore {
     fn max_record_id(&mut self) -> Result<i64, StoreError> {
-        self.backend
-            .run("read the largest record id", async |client| read::max_record_id(client).await)
+        self.backend.run("read the largest record id", async |client| {
+            read::max_record_id(client).await
+        })
     }
 
     fn high_water(&mut self) -> Result<i64, StoreError> {
-        self.backend.run(
-            "read the record id sequence",
-            async |client| read::high_water(client).await,
-        )
+        self.backend.run("read the record id sequence", async |client| {
+            read::high_water(client).await
+        })
     }
 
     fn reserve_block(&mut self, at_least: i64, size: i64) -> Result<KeyBlock, StoreError> {

@@ -46,7 +46,9 @@ pub fn classify_state(code: &SqlState, constraint: Option<&str>, detail: &str) -
     let permanent = |why: &str| StoreError::Permanent(format!("{why} ({detail}; SQLSTATE {sqlstate})"));
     match class {
         "08" => transient("the connection to PostgreSQL failed"),
-        "40" => transient("the transaction was rolled back by PostgreSQL (serialization failure or deadlock)"),
+        "40" => {
+            transient("the transaction was rolled back by PostgreSQL (serialization failure or deadlock)")
+        }
         "53" if *code == SqlState::DISK_FULL => transient("the PostgreSQL server's disk is full"),
         "53" => transient("the PostgreSQL server is out of resources (memory, connections)"),
         "57" if *code == SqlState::QUERY_CANCELED => transient("the statement was cancelled or timed out"),
@@ -59,7 +61,9 @@ pub fn classify_state(code: &SqlState, constraint: Option<&str>, detail: &str) -
         "42" if *code == SqlState::INSUFFICIENT_PRIVILEGE => {
             transient("the database user lacks a privilege statmgr needs; grant it")
         }
-        "42" => transient("the statmgr schema in PostgreSQL is missing or altered; an operator must restore it"),
+        "42" => {
+            transient("the statmgr schema in PostgreSQL is missing or altered; an operator must restore it")
+        }
         "23" => permanent("the database refused a value"),
         "22" => permanent("a value is not valid for the database"),
         "27" | "P0" | "2F" | "38" | "39" | "09" => permanent("rejected by a database trigger or function"),

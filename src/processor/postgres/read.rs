@@ -39,7 +39,9 @@ pub struct PgReader {
 
 impl std::fmt::Debug for PgReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgReader").field("database", &self.backend.name).finish()
+        f.debug_struct("PgReader")
+            .field("database", &self.backend.name)
+            .finish()
     }
 }
 
@@ -50,13 +52,15 @@ impl PgReader {
 
     /// The largest record id in any message table (0 when empty).
     pub fn max_record_id(&self) -> Result<i64, StoreError> {
-        self.backend
-            .run("read the largest record id", async |client| max_record_id(client).await)
+        self.backend.run("read the largest record id", async |client| {
+            max_record_id(client).await
+        })
     }
 
     /// Where the key sequence stands (the next block starts at or above this).
     pub fn high_water(&self) -> Result<i64, StoreError> {
-        self.backend
-            .run("read the record id sequence", async |client| high_water(client).await)
+        self.backend.run("read the record id sequence", async |client| {
+            high_water(client).await
+        })
     }
 }

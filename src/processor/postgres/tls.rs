@@ -23,7 +23,11 @@ pub(super) fn connector(config: &tokio_postgres::Config) -> Result<MakeRustlsCon
     if config.get_ssl_mode() != SslMode::Disable {
         let native = rustls_native_certs::load_native_certs();
         let (added, _) = roots.add_parsable_certificates(native.certs);
-        tracing::debug!(added, errors = native.errors.len(), "system CA certificates loaded");
+        tracing::debug!(
+            added,
+            errors = native.errors.len(),
+            "system CA certificates loaded"
+        );
         if let Some(path) = std::env::var_os(ROOT_CERT_ENV) {
             add_pem_file(&mut roots, Path::new(&path))?;
         }

@@ -51,7 +51,10 @@ pub(super) async fn commit_batch(
         .await?
         .get(0);
     let inserted = insert_messages(&tx, rows, batch_id).await?;
-    let new_rows: Vec<&KeyedMessage<'_>> = rows.iter().filter(|row| inserted.contains(&row.record_id)).collect();
+    let new_rows: Vec<&KeyedMessage<'_>> = rows
+        .iter()
+        .filter(|row| inserted.contains(&row.record_id))
+        .collect();
     insert_children(&tx, &new_rows).await?;
     let first = inserted.iter().min().copied();
     let last = inserted.iter().max().copied();
@@ -61,7 +64,14 @@ pub(super) async fn commit_batch(
     let statement = tx.prepare_cached(FINISH_BATCH).await?;
     tx.execute(
         &statement,
-        &[&batch_id, &count, &duplicates, &first, &last, &elapsed_ms(started)],
+        &[
+            &batch_id,
+            &count,
+            &duplicates,
+            &first,
+            &last,
+            &elapsed_ms(started),
+        ],
     )
     .await?;
     tx.commit().await?;
@@ -229,6 +239,9 @@ async fn raise_sequence(client: &mut Client, at_least: i64) -> Result<(), Fail> 
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(at_least, "raised the record id sequence above rows written outside it");
+    tracing::info!(
+        at_least,
+        "raised the record id sequence above rows written outside it"
+    );
     Ok(())
 }

@@ -1,0 +1,353 @@
+//! A real PostgreSQL server for the tests, in a temporary directory: `initdb`, `pg_ctl`
+//! on a free port of 127.0.0.1 (run as the `postgres` user when the tests run as root),
+//! stopped and removed on drop. Plus a small synchronous SQL client.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Set to 1 (CI) to fail instead of skipping when no PostgreSQL server is installed.
+pub const REQUIRE_ENV: &str = "STATMGR_REQUIRE_POSTGRES";
+
+pub struct PgServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// `Some(user)` when the server runs as another user (the tests run as root).
+    run_as: Option<String>,
+    pub port: u16,
+    fsync: bool,
+}
+
+/// The server, or `None` after printing a SKIPPED line when PostgreSQL is not installed.
+pub fn server(test: &str) -> Option<PgServer> {
+    server_with(test, false)
+}
+
+/// `server`, with `fsync=on` (benchmarks; the tests crash the server process, never the
+/// machine, so they run without it).
+pub fn server_with(test: &str, fsync: bool) -> Option<PgServer> {
+    let Some(bin) = find_bin() else {
+        let require = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
+        assert!(
+            !require,
+            "{REQUIRE_ENV}=1 but no PostgreSQL server binaries (initdb, pg_ctl) were found; \
+             install postgresql (Debian: apt-get install postgresql) or set STATMGR_PG_BIN"
+        );
+        println!(
+            "SKIPPED {test}: no PostgreSQL server binaries (initdb, pg_ctl) in STATMGR_PG_BIN, \
+             /usr/lib/postgresql/*/bin or PATH"
+        );
+        return None;
+    };
+    Some(PgServer::start(bin, fsync))
+}
+
+fn find_bin() -> Option<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os("STATMGR_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        return has_tools(&dir).then_some(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Some(bin);
+    }
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|dir| has_tools(dir))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl PgServer {
+    fn start(bin: PathBuf, fsync: bool) -> PgServer {
+        let dir = tempfile::Builder::new().prefix("statmgr-pg-").tempdir().unwrap();
+        let run_as = unsafe { libc::geteuid() == 0 }.then(server_user);
+        if let Some(user) = &run_as {
+            let (uid, gid) = user_ids(user);
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        }
+        let mut server = PgServer {
+            dir,
+            bin,
+            run_as,
+            port: 0,
+            fsync,
+        };
+        let data = server.data();
+        let out = server.tool(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        assert!(out.status.success(), "initdb failed: {}", text(&out));
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.try_start() {
+                return server;
+            }
+        }
+        panic!("PostgreSQL would not start; log:\n{}", server.log_text());
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn tool(&self, name: &str, args: &[&str]) -> Output {
+        let program = self.bin.join(name);
+        let mut command = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+    }
+
+    fn try_start(&self) -> bool {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=60 -c fsync={} \
+             -c full_page_writes={}",
+            self.port,
+            self.dir.path().display(),
+            if self.fsync { "on" } else { "off" },
+            if self.fsync { "on" } else { "off" },
+        );
+        let (data, log) = (self.data(), self.log_path());
+        let out = self.tool(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        out.status.success()
+    }
+
+    /// Starts the server again on the same port (after `stop`).
+    pub fn start_again(&self) {
+        assert!(
+            self.try_start(),
+            "PostgreSQL would not start again; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// Stops the server; `immediate` is a crash (no checkpoint; recovery at the next start).
+    pub fn stop(&self, immediate: bool) {
+        let data = self.data();
+        let mode = if immediate { "immediate" } else { "fast" };
+        let out = self.tool(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", mode, "-w", "stop"],
+        );
+        assert!(out.status.success(), "pg_ctl stop failed: {}", text(&out));
+    }
+
+    /// A crash and a start, as a database host's failover or restart looks to a client.
+    pub fn restart(&self) {
+        self.stop(true);
+        self.start_again();
+    }
+
+    /// The URL a processor is given (the server has no TLS).
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
+    }
+
+    pub fn sql(&self) -> Sql {
+        Sql::connect(&self.url())
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self.tool(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        );
+        if std::thread::panicking() {
+            eprintln!("--- PostgreSQL log ---\n{}", self.log_text());
+        }
+    }
+}
+
+fn server_user() -> String {
+    for user in ["postgres", "nobody"] {
+        if Command::new("id")
+            .arg("-u")
+            .arg(user)
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return user.to_string();
+        }
+    }
+    panic!("running as root, and neither a postgres nor a nobody user exists to run the server");
+}
+
+fn user_ids(user: &str) -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, user]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (id("-u"), id("-g"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A synchronous SQL session for checks (its own small runtime).
+pub struct Sql {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Sql {
+    pub fn connect(url: &str) -> Sql {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test PostgreSQL");
+            tokio::spawn(connection);
+            client
+        });
+        Sql { runtime, client }
+    }
+
+    pub fn execute(&self, sql: &str) {
+        self.runtime
+            .block_on(self.client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs `sql`, giving back the error text instead of panicking.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        self.runtime
+            .block_on(self.client.batch_execute(sql))
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    pub fn i64(&self, sql: &str) -> i64 {
+        self.runtime
+            .block_on(self.client.query_one(sql, &[]))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
+    }
+
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        self.runtime
+            .block_on(self.client.query(sql, &[]))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
+    pub fn i64s(&self, sql: &str) -> Vec<i64> {
+        self.runtime
+            .block_on(self.client.query(sql, &[]))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+}
+
+/// The invariants every PostgreSQL test ends with: no uid twice, the sequence above every
+/// record id, no orphan child rows.
+pub fn check_database(sql: &Sql) {
+    let duplicates =
+        sql.i64("SELECT count(*) FROM (SELECT uid FROM status_messages GROUP BY uid HAVING count(*) > 1) d");
+    assert_eq!(duplicates, 0, "a uid is stored twice");
+    let max = sql.i64("SELECT COALESCE(max(record_id), 0) FROM status_messages");
+    let next = sql.i64(
+        "SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement ELSE s.last_value END
+         FROM statmgr_record_ids s, pg_sequence p WHERE p.seqrelid = 'statmgr_record_ids'::regclass",
+    );
+    assert!(
+        next > max,
+        "the sequence ({next}) must be above MAX(record_id) {max}"
+    );
+    let orphans = sql.i64(
+        "SELECT count(*) FROM status_message_insstrs i
+         WHERE NOT EXISTS (SELECT 1 FROM status_messages m WHERE m.record_id = i.record_id)",
+    );
+    assert_eq!(orphans, 0, "insertion strings without a message");
+}
+
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
