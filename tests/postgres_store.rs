@@ -328,3 +328,33 @@ fn a_server_restart_is_transient_and_the_same_store_recovers() {
     }
     check_database(&sql);
 }
+
+/// Once the schema exists, a processor's role needs only the privileges the README lists.
+#[test]
+fn a_role_without_create_privilege_runs_once_the_schema_exists() {
+    let Some(pg) = server("a_role_without_create_privilege_runs_once_the_schema_exists") else {
+        return;
+    };
+    drop(open(&pg, "admin"));
+    pg.sql().execute(
+        "CREATE ROLE app LOGIN;
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+         GRANT SELECT, INSERT, UPDATE ON status_messages, status_message_insstrs,
+             status_message_attributes, batches, statmgr_schema TO app;
+         GRANT USAGE, SELECT, UPDATE ON SEQUENCE statmgr_record_ids TO app;",
+    );
+    let url = pg.url().replace("postgres://postgres@", "postgres://app@");
+    let mut store = PgStore::open(&url, &options("app", 100)).expect("open as app");
+    let mut keys = KeyAllocator::new(100);
+    let ids = keys.allocate(2, &mut store).unwrap();
+    let batch = [message("m1"), bare("m2")];
+    let rows: Vec<_> = ids
+        .iter()
+        .zip(&batch)
+        .map(|(&record_id, message)| statmgr::processor::store::KeyedMessage { record_id, message })
+        .collect();
+    store.commit_batch(&rows, BatchSource::Inbox, None).unwrap();
+    // A raise (rows above the sequence) needs UPDATE on the sequence: granted.
+    assert!(store.reserve_block(1_000_000, 100).unwrap().start >= 1_000_000);
+    assert_eq!(pg.sql().i64("SELECT count(*) FROM status_messages"), 2);
+}

@@ -75,22 +75,51 @@ pub(super) async fn migrate(client: &mut Client, block_size: i64) -> Result<i64,
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS statmgr_schema (
-             id      INTEGER PRIMARY KEY CHECK (id = 1),
-             version BIGINT NOT NULL)",
-    )
-    .await?;
-    let found = tx
-        .query_opt("SELECT version FROM statmgr_schema WHERE id = 1", &[])
-        .await?;
-    let current: i64 = found.map_or(0, |row| row.get(0));
+    // No DDL when all is current: a processor's user then needs no CREATE privilege.
+    let current = match exists(&tx, "statmgr_schema").await? {
+        true => tx
+            .query_opt("SELECT version FROM statmgr_schema WHERE id = 1", &[])
+            .await?
+            .map_or(0, |row| row.get(0)),
+        false => 0,
+    };
     if !(0..=SCHEMA_VERSION).contains(&current) {
         return Err(Fail::Invalid(format!(
             "the PostgreSQL schema is version {current}, this statmgr knows versions up to \
              {SCHEMA_VERSION}; use a newer statmgr"
         )));
     }
+    if current < SCHEMA_VERSION {
+        apply(&tx, current).await?;
+    }
+    if !exists(&tx, RECORD_ID_SEQUENCE).await? {
+        // CACHE 1: a block is handed out once, by the server, never from a session's cache.
+        tx.batch_execute(&format!(
+            "CREATE SEQUENCE {RECORD_ID_SEQUENCE} AS BIGINT
+                 INCREMENT BY {block_size} MINVALUE 1 START WITH 1 CACHE 1 NO CYCLE"
+        ))
+        .await?;
+    }
+    let increment = sequence_increment(&tx).await?;
+    tx.commit().await?;
+    Ok(increment)
+}
+
+async fn exists(tx: &Transaction<'_>, relation: &str) -> Result<bool, Fail> {
+    let row = tx
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Brings the schema from `current` to `SCHEMA_VERSION` and records it.
+async fn apply(tx: &Transaction<'_>, current: i64) -> Result<(), Fail> {
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS statmgr_schema (
+             id      INTEGER PRIMARY KEY CHECK (id = 1),
+             version BIGINT NOT NULL)",
+    )
+    .await?;
     for (version, sql) in (0i64..).zip(MIGRATIONS).skip(current as usize) {
         tracing::info!("applying PostgreSQL schema migration to version {}", version + 1);
         tx.batch_execute(sql).await.map_err(|err| Fail::Context {
@@ -104,15 +133,7 @@ pub(super) async fn migrate(client: &mut Client, block_size: i64) -> Result<i64,
         &[&SCHEMA_VERSION],
     )
     .await?;
-    // CACHE 1: a block is handed out once, by the server, never from a session's cache.
-    tx.batch_execute(&format!(
-        "CREATE SEQUENCE IF NOT EXISTS {RECORD_ID_SEQUENCE} AS BIGINT
-             INCREMENT BY {block_size} MINVALUE 1 START WITH 1 CACHE 1 NO CYCLE"
-    ))
-    .await?;
-    let increment = sequence_increment(&tx).await?;
-    tx.commit().await?;
-    Ok(increment)
+    Ok(())
 }
 
 /// The sequence's `INCREMENT BY`: the size of every block it hands out.
