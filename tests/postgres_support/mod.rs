@@ -202,6 +202,109 @@ impl PgServer {
         self.start_again();
     }
 
+    /// Turns TLS on with a certificate for 127.0.0.1 signed by a fresh test CA, restarts,
+    /// and returns the CA's PEM file; `None` when no `openssl` command is installed.
+    pub fn enable_tls(&self) -> Option<PathBuf> {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| -> bool {
+            Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let made = openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=statmgr test CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign",
+                ],
+            ]
+            .concat(),
+        ) && openssl(
+            &[
+                &["req"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        ) && openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ]);
+        if !made {
+            return None;
+        }
+        let key = dir.join("server.key");
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(&key).unwrap().permissions(),
+            0o600,
+        );
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        if let Some(user) = &self.run_as {
+            let (uid, gid) = user_ids(user);
+            for file in ["server.key", "server.crt"] {
+                std::os::unix::fs::chown(dir.join(file), Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let conf = self.data().join("postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap_or_default();
+        text.push_str(&format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            dir.join("server.crt").display(),
+            key.display()
+        ));
+        std::fs::write(&conf, text).unwrap();
+        self.stop(false);
+        self.start_again();
+        Some(dir.join("ca.pem"))
+    }
+
     /// The URL a processor is given (the server has no TLS).
     pub fn url(&self) -> String {
         format!(

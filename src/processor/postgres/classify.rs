@@ -21,7 +21,11 @@ pub fn classify(err: &tokio_postgres::Error) -> StoreError {
         None if err.is_closed() => StoreError::Transient(format!(
             "the connection to PostgreSQL was lost ({err}); the batch is tried again once it is back"
         )),
-        None => StoreError::Transient(format!("cannot talk to PostgreSQL: {}", full_text(err))),
+        None => {
+            let text = full_text(err);
+            let hint = super::tls::hint(&text).map_or(String::new(), |hint| format!("; {hint}"));
+            StoreError::Transient(format!("cannot talk to PostgreSQL: {text}{hint}"))
+        }
     }
 }
 
