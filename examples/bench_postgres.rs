@@ -1,7 +1,8 @@
 //! Throughput of whole processors (inbox -> database): one on SQLite, then one, two and
 //! three sharing one PostgreSQL server (fsync on) in a temporary directory.
 //!
-//! `cargo run --release --example bench_postgres [MESSAGES_PER_PROCESSOR]` (default 20000).
+//! `cargo run --release --example bench_postgres [MESSAGES_PER_PROCESSOR [nofsync]]`
+//! (default 20000 messages, fsync on).
 //! Every inbox is filled first (files of 100 messages); the clock runs from the processors'
 //! start until every inbox is empty (a file leaves only after its messages committed).
 
@@ -22,24 +23,30 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
+    statmgr::cli::run::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    println!("{per_processor} messages per processor, files of {PER_FILE}, batches of 1000");
+    // `nofsync` as the second argument: how much of the time is the server's fsync.
+    let fsync = std::env::args().nth(2).is_none_or(|a| a != "nofsync");
+    println!("{per_processor} messages per processor, files of {PER_FILE}, batches of 1000, fsync {fsync}");
     let rate = runtime.block_on(run(None, 1, per_processor));
     println!("sqlite      1 processor : {rate:>8.0} messages/s");
     for processors in 1..=3 {
-        let Some(pg) = postgres_support::server_with("bench_postgres", true) else {
+        let Some(pg) = postgres_support::server_with("bench_postgres", fsync) else {
             return;
         };
         let rate = runtime.block_on(run(Some(pg.url()), processors, per_processor));
         let sql = pg.sql();
         let stored = sql.i64("SELECT count(*) FROM status_messages") as u64;
         assert_eq!(stored, processors as u64 * per_processor, "messages stored");
+        let batches = sql.i64("SELECT count(*) FROM batches");
+        let mean_ms = sql.i64("SELECT round(avg(duration_ms))::int8 FROM batches");
+        let plural = if processors == 1 { " " } else { "s" };
         println!(
-            "postgresql  {processors} processor{}: {rate:>8.0} messages/s",
-            if processors == 1 { " " } else { "s" }
+            "postgresql  {processors} processor{plural}: {rate:>8.0} messages/s \
+             ({batches} batches, {mean_ms} ms each before COMMIT)"
         );
     }
 }
