@@ -341,7 +341,8 @@ fn a_role_without_create_privilege_runs_once_the_schema_exists() {
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;
          GRANT SELECT, INSERT, UPDATE ON status_messages, status_message_insstrs,
              status_message_attributes, batches, statmgr_schema TO app;
-         GRANT USAGE, SELECT, UPDATE ON SEQUENCE statmgr_record_ids TO app;",
+         GRANT USAGE, SELECT, UPDATE ON SEQUENCE statmgr_record_ids TO app;
+         GRANT USAGE ON SEQUENCE batches_id_seq TO app;",
     );
     let url = pg.url().replace("postgres://postgres@", "postgres://app@");
     let mut store = PgStore::open(&url, &options("app", 100)).expect("open as app");

@@ -1,41 +1,56 @@
-//! The two write transactions: committing a batch of messages (a few set-based statements,
-//! not one round trip per message), and taking a key block from the sequence.
+//! The two write transactions: committing a batch of messages (one set-based statement),
+//! and taking a key block from the sequence.
 
 use std::time::Instant;
 
-use deadpool_postgres::{Client, Transaction};
+use deadpool_postgres::Client;
 
 use super::schema::{sequence_increment, SEQUENCE_LOCK};
 use super::Fail;
 use crate::message::Message;
 use crate::processor::store::{BatchSource, Committed, KeyBlock, KeyedMessage};
 
-const INSERT_BATCH: &str = "INSERT INTO batches
-     (committed_at, count, duplicates, duration_ms, source, source_file, processor)
-     VALUES (now(), 0, 0, 0, $1, $2, $3) RETURNING id";
-/// `DO NOTHING` only covers the uid (a uid met twice in one batch is inserted once):
-/// a used record id still fails the statement with the primary key's unique_violation.
-const INSERT_MESSAGES: &str = "INSERT INTO status_messages (record_id, uid, message_id, severity,
-     component, machine, site, time, module, report_type, process_id, thread_id, win32_error,
-     received, batch_id)
-     SELECT m.*, now(), $14 FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[],
-         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[],
-         $13::int8[]) AS m
-     ON CONFLICT (uid) DO NOTHING
-     RETURNING record_id";
-/// Child rows under a record id that has no message are another writer's leftovers: a
-/// new message must not adopt them.
-const ORPHANS: &str = "SELECT record_id FROM status_message_insstrs WHERE record_id = ANY($1)
-     UNION ALL SELECT record_id FROM status_message_attributes WHERE record_id = ANY($1)
-     LIMIT 1";
-const INSERT_INSSTRS: &str = "INSERT INTO status_message_insstrs (record_id, idx, value)
-     SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[])";
-const INSERT_ATTRIBUTES: &str = "INSERT INTO status_message_attributes (record_id, attribute_id, value)
-     SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[])";
-const FINISH_BATCH: &str = "UPDATE batches SET count = $2, duplicates = $3, first_record_id = $4,
-     last_record_id = $5, duration_ms = $6 WHERE id = $1";
+/// The whole batch in one statement (three round trips with BEGIN and COMMIT, whatever
+/// the batch size). Data-modifying CTEs all see the database as it was before the
+/// statement, so `orphans` finds only child rows someone else left under a new record id
+/// (a new message must not adopt them: the caller rolls back).
+/// `ON CONFLICT (uid) DO NOTHING` covers only the uid (a uid met twice in one batch is
+/// inserted once): a used record id still fails with the primary key's unique_violation.
+const COMMIT_BATCH: &str = "
+WITH batch AS (SELECT nextval(pg_get_serial_sequence('batches', 'id')) AS id),
+m AS (
+    INSERT INTO status_messages (record_id, uid, message_id, severity, component, machine, site,
+        time, module, report_type, process_id, thread_id, win32_error, received, batch_id)
+    SELECT m.*, now(), (SELECT id FROM batch)
+    FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[]) AS m
+    ON CONFLICT (uid) DO NOTHING
+    RETURNING record_id),
+orphans AS (
+    SELECT record_id FROM status_message_insstrs WHERE record_id IN (SELECT record_id FROM m)
+    UNION ALL
+    SELECT record_id FROM status_message_attributes WHERE record_id IN (SELECT record_id FROM m)),
+insstrs AS (
+    INSERT INTO status_message_insstrs (record_id, idx, value)
+    SELECT * FROM unnest($14::int8[], $15::int8[], $16::text[]) AS c(r, i, v)
+    WHERE c.r IN (SELECT record_id FROM m)),
+attributes AS (
+    INSERT INTO status_message_attributes (record_id, attribute_id, value)
+    SELECT * FROM unnest($17::int8[], $18::int8[], $19::text[]) AS c(r, k, v)
+    WHERE c.r IN (SELECT record_id FROM m)),
+tally AS (
+    INSERT INTO batches (id, committed_at, count, duplicates, first_record_id, last_record_id,
+        duration_ms, source, source_file, processor)
+    OVERRIDING SYSTEM VALUE
+    SELECT (SELECT id FROM batch), now(), count(*), $20::int8 - count(*), min(record_id), max(record_id),
+        $21::float8 + 1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())::float8,
+        $22::text, $23::text, $24::text
+    FROM m
+    RETURNING id, count, first_record_id, last_record_id)
+SELECT id, count, first_record_id, last_record_id, (SELECT min(record_id) FROM orphans)
+FROM tally";
 
-/// One transaction: the `batches` row, the messages, their children, the tally.
+/// One transaction: the messages, their children and the `batches` row.
 pub(super) async fn commit_batch(
     client: &mut Client,
     rows: &[KeyedMessage<'_>],
@@ -44,128 +59,116 @@ pub(super) async fn commit_batch(
     processor: &str,
     started: Instant,
 ) -> Result<Committed, Fail> {
+    let columns = Columns::of(rows);
     let tx = client.transaction().await?;
-    let statement = tx.prepare_cached(INSERT_BATCH).await?;
-    let batch_id: i64 = tx
-        .query_one(&statement, &[&source.as_str(), &source_file, &processor])
-        .await?
-        .get(0);
-    let inserted = insert_messages(&tx, rows, batch_id).await?;
-    let new_rows: Vec<&KeyedMessage<'_>> = rows
-        .iter()
-        .filter(|row| inserted.contains(&row.record_id))
-        .collect();
-    insert_children(&tx, &new_rows).await?;
-    let first = inserted.iter().min().copied();
-    let last = inserted.iter().max().copied();
-    let count = inserted.len() as i64;
-    let duplicates = (rows.len() - inserted.len()) as i64;
-    // The stored duration cannot include the COMMIT it is part of; the returned one does.
-    let statement = tx.prepare_cached(FINISH_BATCH).await?;
-    tx.execute(
-        &statement,
-        &[
-            &batch_id,
-            &count,
-            &duplicates,
-            &first,
-            &last,
-            &elapsed_ms(started),
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Committed {
-        batch_id,
-        inserted: count.unsigned_abs(),
-        duplicates: duplicates.unsigned_abs(),
-        first_record_id: first,
-        last_record_id: last,
-        duration_ms: elapsed_ms(started),
-    })
-}
-
-/// Inserts the messages whose uid is new; returns their record ids.
-async fn insert_messages(
-    tx: &Transaction<'_>,
-    rows: &[KeyedMessage<'_>],
-    batch_id: i64,
-) -> Result<std::collections::HashSet<i64>, Fail> {
-    let column = |f: fn(&Message) -> Option<&str>| rows.iter().map(|r| f(r.message)).collect::<Vec<_>>();
-    let ids: Vec<i64> = rows.iter().map(|r| r.record_id).collect();
-    let uids = column(|m| Some(&m.uid));
-    let message_ids: Vec<i64> = rows.iter().map(|r| r.message.message_id).collect();
-    let severities = column(|m| Some(m.severity.as_str()));
-    let components = column(|m| Some(&m.component));
-    let machines = column(|m| Some(&m.machine));
-    let sites = column(|m| Some(&m.site));
-    let times = column(|m| Some(&m.time));
-    let modules = column(|m| m.module.as_deref());
-    let report_types = column(|m| m.report_type.as_deref());
-    let process_ids: Vec<Option<i64>> = rows.iter().map(|r| r.message.process_id).collect();
-    let thread_ids: Vec<Option<i64>> = rows.iter().map(|r| r.message.thread_id).collect();
-    let win32_errors: Vec<Option<i64>> = rows.iter().map(|r| r.message.win32_error).collect();
-    let statement = tx.prepare_cached(INSERT_MESSAGES).await?;
-    let inserted = tx
-        .query(
+    let statement = tx.prepare_cached(COMMIT_BATCH).await?;
+    let total = rows.len() as i64;
+    let row = tx
+        .query_one(
             &statement,
             &[
-                &ids,
-                &uids,
-                &message_ids,
-                &severities,
-                &components,
-                &machines,
-                &sites,
-                &times,
-                &modules,
-                &report_types,
-                &process_ids,
-                &thread_ids,
-                &win32_errors,
-                &batch_id,
+                &columns.ids,
+                &columns.uids,
+                &columns.message_ids,
+                &columns.severities,
+                &columns.components,
+                &columns.machines,
+                &columns.sites,
+                &columns.times,
+                &columns.modules,
+                &columns.report_types,
+                &columns.process_ids,
+                &columns.thread_ids,
+                &columns.win32_errors,
+                &columns.insstr_owners,
+                &columns.insstr_indexes,
+                &columns.insstr_values,
+                &columns.attribute_owners,
+                &columns.attribute_ids,
+                &columns.attribute_values,
+                &total,
+                &elapsed_ms(started),
+                &source.as_str(),
+                &source_file,
+                &processor,
             ],
         )
         .await?;
-    Ok(inserted.iter().map(|row| row.get::<_, i64>(0)).collect())
-}
-
-/// The insertion strings and attributes of the newly inserted messages.
-async fn insert_children(tx: &Transaction<'_>, rows: &[&KeyedMessage<'_>]) -> Result<(), Fail> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.record_id).collect();
-    let statement = tx.prepare_cached(ORPHANS).await?;
-    if let Some(row) = tx.query_opt(&statement, &[&ids]).await? {
-        let record_id: i64 = row.get(0);
+    if let Some(record_id) = row.get::<_, Option<i64>>(4) {
         let uid = rows
             .iter()
             .find(|r| r.record_id == record_id)
             .map_or_else(String::new, |r| r.message.uid.clone());
+        // Dropping the transaction rolls it back.
         return Err(Fail::Orphan { record_id, uid });
     }
-    let (mut owners, mut indexes, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut attr_owners, mut attr_ids, mut attr_values) = (Vec::new(), Vec::new(), Vec::new());
-    for row in rows {
-        for (idx, value) in (0i64..).zip(&row.message.insertion_strings) {
-            owners.push(row.record_id);
-            indexes.push(idx);
-            values.push(value.as_str());
+    tx.commit().await?;
+    let inserted: i64 = row.get(1);
+    Ok(Committed {
+        batch_id: row.get(0),
+        inserted: inserted.unsigned_abs(),
+        duplicates: (total - inserted).unsigned_abs(),
+        first_record_id: row.get(2),
+        last_record_id: row.get(3),
+        duration_ms: elapsed_ms(started),
+    })
+}
+
+/// A batch as column arrays, for `unnest`.
+#[derive(Default)]
+struct Columns<'m> {
+    ids: Vec<i64>,
+    uids: Vec<&'m str>,
+    message_ids: Vec<i64>,
+    severities: Vec<&'m str>,
+    components: Vec<&'m str>,
+    machines: Vec<&'m str>,
+    sites: Vec<&'m str>,
+    times: Vec<&'m str>,
+    modules: Vec<Option<&'m str>>,
+    report_types: Vec<Option<&'m str>>,
+    process_ids: Vec<Option<i64>>,
+    thread_ids: Vec<Option<i64>>,
+    win32_errors: Vec<Option<i64>>,
+    insstr_owners: Vec<i64>,
+    insstr_indexes: Vec<i64>,
+    insstr_values: Vec<&'m str>,
+    attribute_owners: Vec<i64>,
+    attribute_ids: Vec<i64>,
+    attribute_values: Vec<&'m str>,
+}
+
+impl<'m> Columns<'m> {
+    fn of(rows: &[KeyedMessage<'m>]) -> Columns<'m> {
+        let mut c = Columns::default();
+        for row in rows {
+            let m: &'m Message = row.message;
+            c.ids.push(row.record_id);
+            c.uids.push(&m.uid);
+            c.message_ids.push(m.message_id);
+            c.severities.push(m.severity.as_str());
+            c.components.push(&m.component);
+            c.machines.push(&m.machine);
+            c.sites.push(&m.site);
+            c.times.push(&m.time);
+            c.modules.push(m.module.as_deref());
+            c.report_types.push(m.report_type.as_deref());
+            c.process_ids.push(m.process_id);
+            c.thread_ids.push(m.thread_id);
+            c.win32_errors.push(m.win32_error);
+            for (idx, value) in (0i64..).zip(&m.insertion_strings) {
+                c.insstr_owners.push(row.record_id);
+                c.insstr_indexes.push(idx);
+                c.insstr_values.push(value);
+            }
+            for (attribute_id, value) in &m.attributes {
+                c.attribute_owners.push(row.record_id);
+                c.attribute_ids.push(*attribute_id);
+                c.attribute_values.push(value);
+            }
         }
-        for (attribute_id, value) in &row.message.attributes {
-            attr_owners.push(row.record_id);
-            attr_ids.push(*attribute_id);
-            attr_values.push(value.as_str());
-        }
+        c
     }
-    if !owners.is_empty() {
-        let statement = tx.prepare_cached(INSERT_INSSTRS).await?;
-        tx.execute(&statement, &[&owners, &indexes, &values]).await?;
-    }
-    if !attr_owners.is_empty() {
-        let statement = tx.prepare_cached(INSERT_ATTRIBUTES).await?;
-        tx.execute(&statement, &[&attr_owners, &attr_ids, &attr_values])
-            .await?;
-    }
-    Ok(())
 }
 
 fn elapsed_ms(started: Instant) -> f64 {
