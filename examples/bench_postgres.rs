@@ -2,7 +2,7 @@
 //! three sharing one PostgreSQL server (fsync on) in a temporary directory.
 //!
 //! `cargo run --release --example bench_postgres [MESSAGES_PER_PROCESSOR [nofsync]]`
-//! (default 20000 messages, fsync on).
+//! (default 20000 messages, fsync on); `BENCH_BATCH_AGE_MS` overrides `--batch-age`.
 //! Every inbox is filled first (files of 100 messages); the clock runs from the processors'
 //! start until every inbox is empty (a file leaves only after its messages committed).
 
@@ -68,6 +68,12 @@ async fn run(database: Option<String>, processors: usize, per_processor: u64) ->
         .map(|root| {
             let mut config = ProcessorConfig::new(root.clone());
             config.database = database.clone();
+            if let Some(ms) = std::env::var("BENCH_BATCH_AGE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                config.batch_age = Duration::from_millis(ms);
+            }
             processor::start(config, shutdown.clone(), true).expect("start the processor")
         })
         .collect();
