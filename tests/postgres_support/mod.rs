@@ -3,6 +3,14 @@
 //! stopped and removed on drop. Plus a small synchronous SQL client.
 #![allow(dead_code)]
 
+mod proc;
+mod sql;
+
+#[allow(unused_imports)]
+pub use proc::PgProc;
+#[allow(unused_imports)]
+pub use sql::{check_database, Sql};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -361,89 +369,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// A synchronous SQL session for checks (its own small runtime).
-pub struct Sql {
-    runtime: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Sql {
-    pub fn connect(url: &str) -> Sql {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .expect("connect to the test PostgreSQL");
-            tokio::spawn(connection);
-            client
-        });
-        Sql { runtime, client }
-    }
-
-    pub fn execute(&self, sql: &str) {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// Runs `sql`, giving back the error text instead of panicking.
-    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .map_err(|e| format!("{e:?}"))
-    }
-
-    pub fn i64(&self, sql: &str) -> i64 {
-        self.runtime
-            .block_on(self.client.query_one(sql, &[]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .get(0)
-    }
-
-    pub fn strings(&self, sql: &str) -> Vec<String> {
-        self.runtime
-            .block_on(self.client.query(sql, &[]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    }
-
-    pub fn i64s(&self, sql: &str) -> Vec<i64> {
-        self.runtime
-            .block_on(self.client.query(sql, &[]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    }
-}
-
-/// The invariants every PostgreSQL test ends with: no uid twice, the sequence above every
-/// record id, no orphan child rows.
-pub fn check_database(sql: &Sql) {
-    let duplicates =
-        sql.i64("SELECT count(*) FROM (SELECT uid FROM status_messages GROUP BY uid HAVING count(*) > 1) d");
-    assert_eq!(duplicates, 0, "a uid is stored twice");
-    let max = sql.i64("SELECT COALESCE(max(record_id), 0) FROM status_messages");
-    let next = sql.i64(
-        "SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement ELSE s.last_value END
-         FROM statmgr_record_ids s, pg_sequence p WHERE p.seqrelid = 'statmgr_record_ids'::regclass",
-    );
-    assert!(
-        next > max,
-        "the sequence ({next}) must be above MAX(record_id) {max}"
-    );
-    let orphans = sql.i64(
-        "SELECT count(*) FROM status_message_insstrs i
-         WHERE NOT EXISTS (SELECT 1 FROM status_messages m WHERE m.record_id = i.record_id)",
-    );
-    assert_eq!(orphans, 0, "insertion strings without a message");
-}
-
 pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let t0 = std::time::Instant::now();
     while !cond() {
@@ -453,112 +378,4 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A running `statmgr run` on PostgreSQL, its stderr appended to `log` across restarts;
-/// killed (SIGKILL) on drop if still running.
-pub struct PgProc {
-    pub child: std::process::Child,
-    pub root: PathBuf,
-    pub log: PathBuf,
-}
-
-impl PgProc {
-    /// Starts `statmgr run --root ROOT` with the database URL in `STATMGR_DATABASE` (as an
-    /// operator keeps a password off the command line), plus `extra` flags; waits until it
-    /// has logged that it started.
-    pub fn start(bin: &str, root: &Path, url: &str, extra: &[&str]) -> PgProc {
-        let log = root.with_extension("log");
-        let started_before = count_started(&log);
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let mut args = vec!["run", "--root", root.to_str().unwrap()];
-        for (flag, value) in [("--batch-age", "50"), ("--rescan", "300")] {
-            if !extra.contains(&flag) {
-                args.extend([flag, value]);
-            }
-        }
-        args.extend_from_slice(extra);
-        let child = Command::new(bin)
-            .args(&args)
-            .env("STATMGR_DATABASE", url)
-            .env("RUST_LOG", "info")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("start statmgr run");
-        let mut proc = PgProc {
-            child,
-            root: root.to_path_buf(),
-            log,
-        };
-        let t0 = std::time::Instant::now();
-        while count_started(&proc.log) <= started_before {
-            if let Ok(Some(status)) = proc.child.try_wait() {
-                panic!("the processor exited at start ({status}): {}", proc.log_text());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the processor did not start: {}",
-                proc.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        proc
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM; the exit status once it has drained.
-    pub fn terminate(mut self, limit: Duration) -> std::process::ExitStatus {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let t0 = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "no exit within {limit:?}: {}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for PgProc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- processor log {} ---\n{}",
-                self.root.display(),
-                self.log_text()
-            );
-        }
-    }
-}
-
-fn count_started(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("processor started")
-        .count()
 }
