@@ -54,6 +54,9 @@ pub struct ProcessorConfig {
     /// Files with an unknown extension are left alone this long (a producer may rename them).
     pub foreign_file_grace: Duration,
     pub limits: Limits,
+    /// A `postgres://` URL: commit to this shared PostgreSQL database instead of the
+    /// state directory's SQLite file (several processors may share one database).
+    pub database: Option<String>,
 }
 
 impl ProcessorConfig {
@@ -71,6 +74,7 @@ impl ProcessorConfig {
             busy_timeout: Duration::from_secs(5),
             foreign_file_grace: Duration::from_secs(60),
             limits: Limits::default(),
+            database: None,
         }
     }
 }

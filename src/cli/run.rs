@@ -43,7 +43,12 @@ pub struct RunArgs {
     /// How long shutdown tries to commit before writing the open batch to retry/, in milliseconds
     #[arg(long, default_value_t = 10_000)]
     pub drain_deadline: u64,
-    /// SQLite busy timeout, in milliseconds
+    /// Commit to this PostgreSQL database (postgres://USER@HOST:PORT/DB) instead of SQLite;
+    /// several processors may share one. Best given in the environment, so a password
+    /// stays off the command line
+    #[arg(long, env = "STATMGR_DATABASE", hide_env_values = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// SQLite busy timeout (with --database: the longest one database operation may take), in milliseconds
     #[arg(long, default_value_t = 5_000)]
     pub busy_timeout: u64,
     /// Inbox rescan interval, in milliseconds (notify events are only hints)
@@ -75,6 +80,7 @@ impl RunArgs {
         c.limits.max_file_bytes = self.max_file_bytes;
         c.limits.max_messages_per_file = self.max_messages_per_file;
         c.limits.max_string_bytes = self.max_string_bytes;
+        c.database = self.database.clone().filter(|url| !url.trim().is_empty());
         c
     }
 }

@@ -7,6 +7,7 @@ pub mod dirs;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
+pub mod postgres;
 pub mod requeue;
 pub mod retry;
 pub mod retry_file;
@@ -53,7 +54,7 @@ pub fn start(
     dirs.create()?;
     let lock = dirs.lock()?;
     dirs.remove_stale_temporaries();
-    let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+    let (store, db_reader) = open_store(&config, &dirs)?;
     let telemetry = Arc::new(telemetry::Telemetry::new(
         config.root.display().to_string(),
         ConfigInfo {
@@ -72,7 +73,7 @@ pub fn start(
     let index = inbox::InboxIndex::default();
     let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone());
 
-    let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), Box::new(store));
+    let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), store);
     let committer = committer::Committer::new(
         settler,
         index.clone(),
@@ -100,10 +101,9 @@ pub fn start(
     };
     threads.push(spawn("committer", Box::new(move || committer.run()))?);
     threads.push(spawn("intake", Box::new(move || intake.run()))?);
-    let (db_path, busy) = (dirs.db.clone(), config.busy_timeout);
     threads.push(spawn(
         "db-reader",
-        Box::new(move || poll_db_max(&db_path, busy, &db_max, &stop_rx)),
+        Box::new(move || poll_db_max(db_reader, &db_max, &stop_rx)),
     )?);
 
     telemetry.set_state(ProcessorState::Running);
@@ -121,23 +121,64 @@ pub fn start(
     })
 }
 
-/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection.
-fn poll_db_max(
-    path: &std::path::Path,
-    busy: Duration,
-    db_max: &AtomicI64,
-    stop: &crossbeam_channel::Receiver<()>,
-) {
-    let mut reader = None;
-    loop {
-        if reader.is_none() {
-            reader = sqlite::SqliteReader::open(path, busy).ok();
+/// The committer's store and where telemetry reads `MAX(record_id)`: the state
+/// directory's SQLite file, or the PostgreSQL database of `--database`.
+fn open_store(
+    config: &ProcessorConfig,
+    dirs: &StateDir,
+) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
+    match &config.database {
+        None => {
+            let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+            let reader = DbMaxReader::Sqlite {
+                path: dirs.db.clone(),
+                busy: config.busy_timeout,
+                open: None,
+            };
+            Ok((Box::new(store), reader))
         }
-        if let Some(r) = &reader {
-            match r.max_record_id() {
-                Ok(v) => db_max.store(v, Ordering::Relaxed),
-                Err(_) => reader = None,
+        Some(url) => {
+            let store = postgres::PgStore::open_blocking(url, &postgres::options(config))?;
+            let reader = DbMaxReader::Postgres(store.reader());
+            Ok((Box::new(store), reader))
+        }
+    }
+}
+
+/// The telemetry reader's own connection (SQLite) or pool handle (PostgreSQL).
+enum DbMaxReader {
+    Sqlite {
+        path: std::path::PathBuf,
+        busy: Duration,
+        open: Option<sqlite::SqliteReader>,
+    },
+    Postgres(postgres::PgReader),
+}
+
+impl DbMaxReader {
+    /// `None` when the database cannot be read now (tried again next time).
+    fn max_record_id(&mut self) -> Option<i64> {
+        match self {
+            DbMaxReader::Sqlite { path, busy, open } => {
+                if open.is_none() {
+                    *open = sqlite::SqliteReader::open(path, *busy).ok();
+                }
+                let value = open.as_ref()?.max_record_id().ok();
+                if value.is_none() {
+                    *open = None;
+                }
+                value
             }
+            DbMaxReader::Postgres(reader) => reader.max_record_id().ok(),
+        }
+    }
+}
+
+/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection.
+fn poll_db_max(mut reader: DbMaxReader, db_max: &AtomicI64, stop: &crossbeam_channel::Receiver<()>) {
+    loop {
+        if let Some(value) = reader.max_record_id() {
+            db_max.store(value, Ordering::Relaxed);
         }
         if !matches!(
             stop.recv_timeout(DB_POLL),
