@@ -125,6 +125,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), name));
     let target = dir.join(name);
+    let existed = fs::symlink_metadata(&target).is_ok();
+    let mut renamed = false;
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -133,13 +135,23 @@ pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        crate::failpoint!("durable.before_fsync", io, dir);
         f.sync_all()?;
         drop(f);
+        crate::failpoint!("durable.before_rename", io, dir);
         fs::rename(&tmp, &target)?;
+        renamed = true;
+        crate::failpoint!("durable.before_dir_sync", io, dir);
         sync_dir(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+        // A new file reported as not written must not stay visible: the caller keeps the
+        // data where it was, so it would be a second copy. A file that replaced an older
+        // one stays (the older one is gone; both held the same messages).
+        if renamed && !existed {
+            let _ = fs::remove_file(&target);
+        }
     }
     result.map(|()| target)
 }

@@ -4,6 +4,7 @@ pub mod committer;
 pub mod control;
 pub mod corrupt;
 pub mod dirs;
+pub mod failpoints;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
@@ -49,6 +50,7 @@ pub fn start(
     shutdown: CancellationToken,
     read_only_api: bool,
 ) -> Result<Processor, Error> {
+    failpoints::configure_from_env()?;
     let dirs = StateDir::at(&config.root);
     dirs.create()?;
     let lock = dirs.lock()?;
