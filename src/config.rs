@@ -54,6 +54,8 @@ pub struct ProcessorConfig {
     /// Files with an unknown extension are left alone this long (a producer may rename them).
     pub foreign_file_grace: Duration,
     pub limits: Limits,
+    /// Most pages the database may hold (SQLite `max_page_count`); a test knob for "full".
+    pub max_db_pages: Option<u64>,
 }
 
 impl ProcessorConfig {
@@ -71,6 +73,7 @@ impl ProcessorConfig {
             busy_timeout: Duration::from_secs(5),
             foreign_file_grace: Duration::from_secs(60),
             limits: Limits::default(),
+            max_db_pages: None,
         }
     }
 }

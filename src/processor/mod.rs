@@ -55,7 +55,8 @@ pub fn start(
     dirs.create()?;
     let lock = dirs.lock()?;
     dirs.remove_stale_temporaries();
-    let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+    let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+    store.set_max_pages(config.max_db_pages);
     let telemetry = Arc::new(telemetry::Telemetry::new(
         config.root.display().to_string(),
         ConfigInfo {
