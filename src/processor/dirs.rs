@@ -38,21 +38,17 @@ impl StateDir {
     }
 
     /// Creates every directory that is missing (control/ with mode 0700) and refuses a
-    /// root that other users may write to.
+    /// root (or a retry/, stuck/ or corrupt/) that other users may write to.
     pub fn create(&self) -> Result<(), Error> {
         fs::create_dir_all(&self.root).map_err(|e| Error::io("create state directory", &self.root, e))?;
-        let meta =
-            fs::metadata(&self.root).map_err(|e| Error::io("inspect state directory", &self.root, e))?;
-        if meta.permissions().mode() & 0o002 != 0 {
-            return Err(Error::Unsafe(format!(
-                "state directory {} is writable by every user (mode {:o}); run `chmod o-w {}` first",
-                self.root.display(),
-                meta.permissions().mode() & 0o7777,
-                self.root.display()
-            )));
-        }
+        refuse_world_writable(&self.root, "state directory")?;
         for dir in [&self.inbox, &self.retry, &self.stuck, &self.corrupt] {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        // Anyone who can write here can plant retry files (committed without the inbox's
+        // validation) or links. The inbox is the producers' door and may be shared.
+        for dir in [&self.retry, &self.stuck, &self.corrupt] {
+            refuse_world_writable(dir, "directory")?;
         }
         fs::DirBuilder::new()
             .recursive(true)
@@ -107,6 +103,20 @@ impl StateDir {
         writeln!(file, "{}", std::process::id()).map_err(|e| Error::io("write lock file", &path, e))?;
         Ok(StateLock { _file: file })
     }
+}
+
+fn refuse_world_writable(dir: &Path, what: &str) -> Result<(), Error> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("inspect directory", dir, e))?;
+    let mode = meta.permissions().mode();
+    if mode & 0o002 != 0 {
+        return Err(Error::Unsafe(format!(
+            "{what} {} is writable by every user (mode {:o}); run `chmod o-w {}` first",
+            dir.display(),
+            mode & 0o7777,
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Dropping it releases the state directory.
