@@ -45,7 +45,7 @@ fn scenario(p: &mut Proc, root: &Path) -> Vec<String> {
     // 1. Plain commits (and key blocks of 7 ids, so several reservations).
     drop_messages(root, 0..15, 5);
     sent.extend(uid_range(0, 15));
-    wait_until(Duration::from_secs(2), || {
+    wait_until(Duration::from_secs(3), || {
         alive_or(p, &|| files_in(root, "inbox").is_empty())
     });
     // 2. The database locked: a retry file, its failed attempts, the move to stuck/.
@@ -53,33 +53,33 @@ fn scenario(p: &mut Proc, root: &Path) -> Vec<String> {
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     drop_messages(root, 100..110, 5);
     sent.extend(uid_range(100, 110));
-    wait_until(Duration::from_secs(3), || {
+    wait_until(Duration::from_secs(5), || {
         alive_or(p, &|| !files_in(root, "stuck").is_empty())
     });
     // 3. Another retry file, which commits once the lock is gone.
     drop_messages(root, 200..205, 5);
     sent.extend(uid_range(200, 205));
-    wait_until(Duration::from_secs(2), || {
+    wait_until(Duration::from_secs(3), || {
         alive_or(p, &|| !files_in(root, "retry").is_empty())
     });
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
-    wait_until(Duration::from_secs(2), || {
+    wait_until(Duration::from_secs(3), || {
         alive_or(p, &|| files_in(root, "retry").is_empty())
     });
     // 4. A corrupt file beside good ones.
     drop_file(root, "bad.json", b"{not json");
     drop_messages(root, 300..305, 5);
     sent.extend(uid_range(300, 305));
-    wait_until(Duration::from_secs(2), || {
+    wait_until(Duration::from_secs(3), || {
         alive_or(p, &|| files_in(root, "inbox").is_empty())
     });
     sent
 }
 
 /// One run: the scenario with `point=actions`, then a clean restart. Returns how many
-/// times the point fired.
-fn run(point: &str, actions: &str, abort: bool) -> usize {
+/// times the point fired; it must fire unless `may_miss` (a k-th evaluation past the last).
+fn run(point: &str, actions: &str, abort: bool, may_miss: bool) -> usize {
     let tmp = tempdir();
     let root = state_root(&tmp);
     let spec = format!("{point}={actions}");
@@ -88,10 +88,13 @@ fn run(point: &str, actions: &str, abort: bool) -> usize {
     let log = p.log_text();
     let status = p.stop(Duration::from_secs(15));
     let fired = log.matches(&format!("failpoint {point} fired")).count();
-    assert!(fired > 0, "{spec}: the failpoint never fired; log:\n{log}");
-    if abort {
+    assert!(
+        fired > 0 || may_miss,
+        "{spec}: the failpoint never fired; log:\n{log}"
+    );
+    if abort && fired > 0 {
         assert_eq!(status.signal(), Some(libc::SIGABRT), "{spec}: {status:?}");
-    } else {
+    } else if !abort {
         assert!(
             status.success(),
             "{spec}: the processor must survive the faults: {status:?}\n{log}"
@@ -132,7 +135,7 @@ fn depth() -> usize {
 /// evaluation and, at full size, at the k-th.
 fn sweep(point: &str, fault: Option<&str>, filter: &str) {
     if let Some(fault) = fault {
-        run(point, &format!("return({fault}{filter})"), false);
+        run(point, &format!("return({fault}{filter})"), false, false);
     }
     for k in 0..depth() {
         // Once it aborts the process is gone: no count needed after the skipped ones.
@@ -141,7 +144,9 @@ fn sweep(point: &str, fault: Option<&str>, filter: &str) {
         } else {
             format!("{k}*off->")
         };
-        run(point, &format!("{skip}return(abort{filter})"), true);
+        if run(point, &format!("{skip}return(abort{filter})"), true, k > 0) == 0 {
+            break; // past the point's last evaluation in this scenario
+        }
     }
 }
 
@@ -214,7 +219,7 @@ fn process_dies_between_commit_and_inbox_unlink() {
 #[test]
 #[ignore = "known bug: a failed inbox unlink re-reads the file (see the comment)"]
 fn inbox_unlink_failure_while_the_database_is_down() {
-    run("inbox.before_unlink", "return(eisdir)", false);
+    run("inbox.before_unlink", "return(eisdir)", false, false);
 }
 
 #[test]
