@@ -57,6 +57,8 @@ pub struct ProcessorConfig {
     /// A `postgres://` URL: commit to this shared PostgreSQL database instead of the
     /// state directory's SQLite file (several processors may share one database).
     pub database: Option<String>,
+    /// Most pages the database may hold (SQLite `max_page_count`); a test knob for "full".
+    pub max_db_pages: Option<u64>,
 }
 
 impl ProcessorConfig {
@@ -75,6 +77,7 @@ impl ProcessorConfig {
             foreign_file_grace: Duration::from_secs(60),
             limits: Limits::default(),
             database: None,
+            max_db_pages: None,
         }
     }
 }

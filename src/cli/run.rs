@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Longest string field accepted, in bytes
     #[arg(long, default_value_t = 4096)]
     pub max_string_bytes: usize,
+    /// Most pages the database may grow to (a test of a full database)
+    #[arg(long, hide = true)]
+    pub max_db_pages: Option<u64>,
 }
 
 impl RunArgs {
@@ -81,6 +84,7 @@ impl RunArgs {
         c.limits.max_messages_per_file = self.max_messages_per_file;
         c.limits.max_string_bytes = self.max_string_bytes;
         c.database = self.database.clone().filter(|url| !url.trim().is_empty());
+        c.max_db_pages = self.max_db_pages;
         c
     }
 }

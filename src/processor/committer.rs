@@ -230,6 +230,7 @@ impl Committer {
                 continue;
             }
             let path = self.settler.dirs.inbox.join(&p.name);
+            crate::failpoint!("inbox.before_unlink", redirect path);
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -282,6 +283,7 @@ impl Committer {
         let mut rest = settlement.leftover;
         rest.append(&mut self.settler.write_poison(settlement.poison));
         if rest.is_empty() {
+            crate::failpoint!("retry.before_unlink", redirect path);
             let gone = fs::remove_file(&path).and_then(|()| sync_dir(&dirs.retry));
             if let Err(e) = gone {
                 tracing::error!("retry file {name} committed, but cannot remove it: {e}");
@@ -297,10 +299,9 @@ impl Committer {
         header.messages = rest.len() as u64;
         let t = self.settler.telemetry.clone();
         if header.attempts >= self.config().max_attempts {
+            crate::failpoint!("stuck.before_move");
             let target = unused_name(&dirs.stuck, name);
-            let moved = retry_file::write(&dirs.stuck, &target, &header, &rest)
-                .and_then(|()| fs::remove_file(&path))
-                .and_then(|()| sync_dir(&dirs.retry));
+            let moved = retry_file::move_to(&dirs.retry, name, &dirs.stuck, &target, &header, &rest);
             match moved {
                 Ok(()) => {
                     t.remove_file(FileKind::Retry, name);

@@ -40,6 +40,7 @@ pub fn quarantine(dirs: &StateDir, telemetry: &Telemetry, path: &Path, name: &st
             &format!("{target}.reason"),
             reason_text(path, reason).as_bytes(),
         )?;
+        crate::failpoint!("corrupt.before_rename", io, &dirs.corrupt);
         fs::rename(path, dirs.corrupt.join(&target))?;
         sync_dir(&dirs.corrupt)?;
         if let Some(parent) = path.parent() {

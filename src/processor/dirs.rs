@@ -38,21 +38,17 @@ impl StateDir {
     }
 
     /// Creates every directory that is missing (control/ with mode 0700) and refuses a
-    /// root that other users may write to.
+    /// root (or a retry/, stuck/ or corrupt/) that other users may write to.
     pub fn create(&self) -> Result<(), Error> {
         fs::create_dir_all(&self.root).map_err(|e| Error::io("create state directory", &self.root, e))?;
-        let meta =
-            fs::metadata(&self.root).map_err(|e| Error::io("inspect state directory", &self.root, e))?;
-        if meta.permissions().mode() & 0o002 != 0 {
-            return Err(Error::Unsafe(format!(
-                "state directory {} is writable by every user (mode {:o}); run `chmod o-w {}` first",
-                self.root.display(),
-                meta.permissions().mode() & 0o7777,
-                self.root.display()
-            )));
-        }
+        refuse_world_writable(&self.root, "state directory")?;
         for dir in [&self.inbox, &self.retry, &self.stuck, &self.corrupt] {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        // Anyone who can write here can plant retry files (committed without the inbox's
+        // validation) or links. The inbox is the producers' door and may be shared.
+        for dir in [&self.retry, &self.stuck, &self.corrupt] {
+            refuse_world_writable(dir, "directory")?;
         }
         fs::DirBuilder::new()
             .recursive(true)
@@ -109,6 +105,20 @@ impl StateDir {
     }
 }
 
+fn refuse_world_writable(dir: &Path, what: &str) -> Result<(), Error> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("inspect directory", dir, e))?;
+    let mode = meta.permissions().mode();
+    if mode & 0o002 != 0 {
+        return Err(Error::Unsafe(format!(
+            "{what} {} is writable by every user (mode {:o}); run `chmod o-w {}` first",
+            dir.display(),
+            mode & 0o7777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Dropping it releases the state directory.
 #[derive(Debug)]
 pub struct StateLock {
@@ -125,6 +135,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), name));
     let target = dir.join(name);
+    let existed = fs::symlink_metadata(&target).is_ok();
+    let mut renamed = false;
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -133,13 +145,23 @@ pub fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        crate::failpoint!("durable.before_fsync", io, dir);
         f.sync_all()?;
         drop(f);
+        crate::failpoint!("durable.before_rename", io, dir);
         fs::rename(&tmp, &target)?;
+        renamed = true;
+        crate::failpoint!("durable.before_dir_sync", io, dir);
         sync_dir(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+        // A new file reported as not written must not stay visible: the caller keeps the
+        // data where it was, so it would be a second copy. A file that replaced an older
+        // one stays (the older one is gone; both held the same messages).
+        if renamed && !existed {
+            let _ = fs::remove_file(&target);
+        }
     }
     result.map(|()| target)
 }

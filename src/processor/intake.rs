@@ -118,6 +118,7 @@ impl Intake {
         let mut handle = |ev: notify::Result<notify::Event>| match ev {
             Ok(ev) => {
                 if ev.need_rescan() {
+                    crate::failpoint!("intake.overflow");
                     rescan = true;
                 }
                 for path in ev.paths {

@@ -87,6 +87,7 @@ impl KeyAllocator {
                 self.next = block.start;
                 self.end = block.end;
                 self.high_water = self.high_water.max(block.end);
+                crate::failpoint!("keys.after_reserve");
             }
             let take = ((self.end - self.next) as usize).min(n - ids.len());
             ids.extend(self.next..self.next + take as i64);

@@ -4,6 +4,7 @@ pub mod committer;
 pub mod control;
 pub mod corrupt;
 pub mod dirs;
+pub mod failpoints;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
@@ -50,6 +51,7 @@ pub fn start(
     shutdown: CancellationToken,
     read_only_api: bool,
 ) -> Result<Processor, Error> {
+    failpoints::configure_from_env()?;
     let dirs = StateDir::at(&config.root);
     dirs.create()?;
     let lock = dirs.lock()?;
@@ -129,7 +131,8 @@ fn open_store(
 ) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
     match &config.database {
         None => {
-            let store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+            let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
+            store.set_max_pages(config.max_db_pages);
             let reader = DbMaxReader::Sqlite {
                 path: dirs.db.clone(),
                 busy: config.busy_timeout,

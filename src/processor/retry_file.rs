@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::wire::Attempt;
 use crate::message::Message;
-use crate::processor::dirs::write_durably;
+use crate::processor::dirs::{sync_dir, write_durably};
 use crate::processor::telemetry::FileEntry;
 
 /// Marker and version of the format, the first key of every header.
@@ -108,6 +108,25 @@ pub fn encode(header: &RetryHeader, messages: &[Message]) -> Vec<u8> {
 /// Writes `dir/name` durably (temporary file, fsync, rename, fsync of the directory).
 pub fn write(dir: &Path, name: &str, header: &RetryHeader, messages: &[Message]) -> std::io::Result<()> {
     write_durably(dir, name, &encode(header, messages)).map(|_| ())
+}
+
+/// Moves `from/name` to `to/target` with a new header and message list: rewritten in
+/// place first, then one rename, so that after a crash the file is in exactly one of the
+/// two directories (a copy in each would be retried and also left stuck).
+pub fn move_to(
+    from: &Path,
+    name: &str,
+    to: &Path,
+    target: &str,
+    header: &RetryHeader,
+    messages: &[Message],
+) -> std::io::Result<()> {
+    write(from, name, header, messages)?;
+    crate::failpoint!("move.before_rename", io, to);
+    std::fs::rename(from.join(name), to.join(target))?;
+    crate::failpoint!("move.before_dir_sync", io, to);
+    sync_dir(to)?;
+    sync_dir(from)
 }
 
 /// Reads only the header line, cheap for large files.

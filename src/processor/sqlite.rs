@@ -38,6 +38,8 @@ pub struct SqliteStore {
     /// renamed, deleted or replaced (no `SQLITE_READONLY_DBMOVED`): it would keep writing
     /// to the old inode, lost once closed. Checked before and after every write.
     identity: Option<FileIdentity>,
+    /// `max_page_count` of every connection (a database that may not grow: "full").
+    max_pages: Option<u64>,
 }
 
 impl SqliteStore {
@@ -57,7 +59,17 @@ impl SqliteStore {
             wal_limit: WAL_SIZE_LIMIT,
             conn: Some(conn),
             identity: Some(identity),
+            max_pages: None,
         })
+    }
+
+    /// Limits the database to `pages` pages, now and on every reopen (SQLite keeps this
+    /// per connection). A limit below the current size holds it at its current size.
+    pub fn set_max_pages(&mut self, pages: Option<u64>) {
+        self.max_pages = pages;
+        if let Some(conn) = &self.conn {
+            apply_max_pages(conn, pages);
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -154,6 +166,7 @@ impl SqliteStore {
             )));
         }
         schema::migrate(&mut conn, self.busy_timeout).map_err(|err| with_context("reopen", err))?;
+        apply_max_pages(&conn, self.max_pages);
         self.identity = Some(identity);
         tracing::info!(path = %self.path.display(), "database connection reopened");
         Ok(conn)
@@ -321,6 +334,14 @@ impl Store for SqliteStore {
                 StoreError::Transient(why)
             }
         })
+    }
+}
+
+fn apply_max_pages(conn: &Connection, pages: Option<u64>) {
+    if let Some(pages) = pages {
+        if let Err(err) = conn.pragma_update(None, "max_page_count", pages as i64) {
+            tracing::warn!("cannot limit the database to {pages} pages: {err}");
+        }
     }
 }
 

@@ -122,10 +122,10 @@ impl Proc {
 
     /// SIGTERM, then waits for the exit; returns the status and how long it took.
     pub fn terminate(mut self, limit: Duration) -> (ExitStatus, Duration) {
-        self.stop(limit)
+        self.sigterm_and_wait(limit)
     }
 
-    fn stop(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+    fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -145,7 +145,7 @@ impl Proc {
 
     /// Like `terminate`, and the processor's whole log (stderr).
     pub fn terminate_with_log(mut self, limit: Duration) -> (ExitStatus, String) {
-        let (st, _) = self.stop(limit);
+        let (st, _) = self.sigterm_and_wait(limit);
         (st, self.log_text())
     }
 
@@ -306,4 +306,123 @@ pub fn tempdir() -> tempfile::TempDir {
 /// The state directory inside a temp dir (so the processor's log sits beside it).
 pub fn state_root(tmp: &tempfile::TempDir) -> PathBuf {
     tmp.path().join("state")
+}
+
+impl Proc {
+    /// `Proc::start` with extra environment variables (failpoints, log levels).
+    pub fn start_with_env(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+        let log = root.with_extension(format!("log{}", std::process::id()));
+        let log_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut args = vec!["run", "--root", root.to_str().unwrap()];
+        for (flag, value) in [("--batch-age", "50"), ("--rescan", "300")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
+        args.extend_from_slice(extra);
+        let mut command = Command::new(bin());
+        // An aborted processor (a failpoint) must not leave a core file behind.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
+                Ok(())
+            });
+        }
+        let child = command
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start statmgr run");
+        let mut p = Proc {
+            child,
+            root: root.to_path_buf(),
+            log,
+        };
+        p.wait_ready();
+        p
+    }
+
+    /// The exit status if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// SIGTERM if still running, then the exit status (whatever it was).
+    pub fn stop(mut self, limit: Duration) -> ExitStatus {
+        match self.exited() {
+            Some(st) => st,
+            None => self.terminate(limit).0,
+        }
+    }
+}
+
+/// Polls `cond` every 20 ms for at most `limit`; returns whether it became true.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if t0.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The uids of the messages held in every retry or stuck file of `root/dir`, one entry
+/// per copy (a uid held twice appears twice).
+pub fn uids_in_batch_files(root: &Path, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in files_in(root, dir) {
+        for m in messages_in_batch_file(&root.join(dir).join(&name)) {
+            out.push(m["uid"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Invariants 1 and 2 for a run that sent `sent` (sorted uids): every uid is exactly once
+/// in the database or in `stuck/`, never in both, never twice; `retry/` and `inbox/` are empty.
+pub fn check_accounted(root: &Path, sent: &[String], context: &str) {
+    assert!(
+        files_in(root, "inbox").is_empty(),
+        "{context}: inbox not empty: {:?}",
+        files_in(root, "inbox")
+    );
+    assert!(
+        files_in(root, "retry").is_empty(),
+        "{context}: retry/ not empty: {:?}",
+        files_in(root, "retry")
+    );
+    let db = uids(root);
+    let stuck = uids_in_batch_files(root, "stuck");
+    let mut all: Vec<String> = db.iter().chain(stuck.iter()).cloned().collect();
+    all.sort();
+    let mut twice: Vec<&String> = all.windows(2).filter(|w| w[0] == w[1]).map(|w| &w[0]).collect();
+    twice.dedup();
+    assert!(
+        twice.is_empty(),
+        "{context}: held twice (database or stuck/): {twice:?}"
+    );
+    let mut want = sent.to_vec();
+    want.sort();
+    assert_eq!(
+        all, want,
+        "{context}: every message exactly once in the database or stuck/"
+    );
+    check_database(root);
 }

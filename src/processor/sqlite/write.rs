@@ -114,6 +114,7 @@ pub(super) fn commit_batch(
         tally.last,
         stored_ms
     ])?;
+    crate::failpoint!("db.before_commit", sql, "batch");
     tx.commit()?;
     Ok(Committed {
         batch_id,
@@ -205,6 +206,7 @@ pub(super) fn reserve_block(conn: &mut Connection, at_least: i64, size: i64) -> 
         ))
     })?;
     tx.prepare_cached(SET_HIGH_WATER)?.execute(params![end, size])?;
+    crate::failpoint!("db.before_commit", sql, "reserve");
     tx.commit()?;
     Ok(KeyBlock { start, end })
 }
