@@ -54,6 +54,8 @@ pub struct Committer {
     opened: Option<Instant>,
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
+    /// Settled inbox files whose unlink failed: kept in flight, unlinked later.
+    unlink_later: HashSet<String>,
 }
 
 impl Committer {
@@ -81,6 +83,7 @@ impl Committer {
             opened: None,
             pending: BTreeMap::new(),
             next_file_id: 0,
+            unlink_later: HashSet::new(),
         }
     }
 
@@ -115,6 +118,7 @@ impl Committer {
             let now = Instant::now();
             if now - last_housekeeping >= HOUSEKEEPING {
                 last_housekeeping = now;
+                self.retry_unlinks();
                 self.publish();
             }
             if now - last_maintenance >= MAINTENANCE {
@@ -229,14 +233,35 @@ impl Committer {
                 self.index.release(&p.name, Instant::now() + RELEASE_DELAY);
                 continue;
             }
-            let path = self.settler.dirs.inbox.join(&p.name);
-            crate::failpoint!("inbox.before_unlink", redirect path);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::error!(file = %escape_text(&p.name), "committed, but cannot unlink: {e}"),
+            if let Err(e) = self.unlink_inbox(&p.name) {
+                // Its messages are durable: the file stays in flight (never read again)
+                // and only its unlink is tried again.
+                tracing::error!(file = %escape_text(&p.name), "committed, but cannot unlink: {e}; will try again");
+                self.unlink_later.insert(p.name);
             }
-            self.index.remove(&p.name);
+        }
+    }
+
+    /// Removes a settled inbox file. `Err`: it is still there (the caller retries later).
+    fn unlink_inbox(&mut self, name: &str) -> std::io::Result<()> {
+        let path = self.settler.dirs.inbox.join(name);
+        crate::failpoint!("inbox.before_unlink", redirect path);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.index.remove(name);
+        Ok(())
+    }
+
+    fn retry_unlinks(&mut self) {
+        let names: Vec<String> = self.unlink_later.iter().cloned().collect();
+        for name in names {
+            if self.unlink_inbox(&name).is_ok() {
+                tracing::info!(file = %escape_text(&name), "unlinked at last");
+                self.unlink_later.remove(&name);
+            }
         }
     }
 
