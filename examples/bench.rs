@@ -55,6 +55,9 @@ struct Args {
     /// Only these parts (comma-separated): raw, files, jsonl, steady, backlog, scaling
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Record a CPU profile of every statmgr run into this directory (perf record -g)
+    #[arg(long)]
+    perf: Option<PathBuf>,
     /// Also write the report to this file
     #[arg(long)]
     out: Option<PathBuf>,
@@ -134,6 +137,7 @@ fn main() -> Result<()> {
     let flags = RunFlags {
         batch_size: args.batch_size,
         batch_age_ms: args.batch_age,
+        perf: args.perf.clone(),
     };
     let started = Instant::now();
     let mut r = Results::default();

@@ -14,6 +14,8 @@ use rusqlite::{Connection, OpenFlags};
 pub struct RunFlags {
     pub batch_size: usize,
     pub batch_age_ms: u64,
+    /// Record a CPU profile of each run into this directory (`perf record --call-graph dwarf`).
+    pub perf: Option<PathBuf>,
 }
 
 pub struct Processor {
@@ -22,6 +24,7 @@ pub struct Processor {
     pub log: PathBuf,
     pub started: Instant,
     reader: Option<Connection>,
+    perf: Option<Child>,
 }
 
 /// Totals the processor has committed, read from its `batches` table.
@@ -51,12 +54,17 @@ impl Processor {
             .stderr(log_file);
         let started = Instant::now();
         let child = cmd.spawn().with_context(|| format!("start {}", bin.display()))?;
+        let perf = match &flags.perf {
+            Some(dir) => Some(record_profile(dir, child.id())?),
+            None => None,
+        };
         Ok(Processor {
             child,
             root: root.to_path_buf(),
             log,
             started,
             reader: None,
+            perf,
         })
     }
 
@@ -181,6 +189,11 @@ impl Processor {
 
     /// SIGTERM, and waits for a clean exit (the drain).
     pub fn stop(mut self) -> Result<()> {
+        if let Some(mut perf) = self.perf.take() {
+            // SAFETY: kill(2) on our own child's pid. SIGINT makes perf write its data.
+            unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+            perf.wait()?;
+        }
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.pid() as i32, libc::SIGTERM) };
         let t = Instant::now();
@@ -206,11 +219,47 @@ impl Processor {
 
 impl Drop for Processor {
     fn drop(&mut self) {
+        if let Some(perf) = &mut self.perf {
+            let _ = perf.kill();
+            let _ = perf.wait();
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
+}
+
+/// Starts `perf record` on `pid` (every thread), writing `dir/statmgr-<pid>.data`.
+fn record_profile(dir: &Path, pid: u32) -> Result<Child> {
+    fs::create_dir_all(dir)?;
+    // Attached before the child's exec, perf may follow the forked copy of this process.
+    let me = std::env::current_exe()?;
+    let t = Instant::now();
+    while fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == me) {
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(5), "statmgr did not start");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let out = dir.join(format!("statmgr-{pid}.data"));
+    eprintln!("  recording a profile into {}", out.display());
+    Command::new("perf")
+        .args([
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "499",
+            "--call-graph",
+            "dwarf,16384",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("start perf record (is linux-perf installed?)")
 }
 
 /// utime + stime of a process, from /proc/PID/stat.

@@ -2,6 +2,8 @@
 //! intake hands over (size or age), settles batches and due retry files, serves operator
 //! commands, and drains at shutdown.
 
+mod unlink;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -20,6 +22,7 @@ use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::store::BatchSource;
+use unlink::Unlinker;
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
 const RETRY_BUDGET: Duration = Duration::from_millis(200);
@@ -54,6 +57,7 @@ pub struct Committer {
     opened: Option<Instant>,
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
+    unlinker: Unlinker,
 }
 
 impl Committer {
@@ -66,6 +70,7 @@ impl Committer {
         hurry: Arc<AtomicBool>,
         db_max: Arc<AtomicI64>,
     ) -> Committer {
+        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone());
         Committer {
             settler,
             index,
@@ -81,6 +86,7 @@ impl Committer {
             opened: None,
             pending: BTreeMap::new(),
             next_file_id: 0,
+            unlinker,
         }
     }
 
@@ -214,6 +220,7 @@ impl Committer {
     /// Marks parts of inbox files settled; a file whose every message is durable leaves
     /// the inbox, one that could not be made durable stays and is read again later.
     fn settle_parts(&mut self, parts: &[(u64, usize)], durable: bool) {
+        let mut done = Vec::new();
         for &(id, count) in parts {
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
@@ -229,14 +236,9 @@ impl Committer {
                 self.index.release(&p.name, Instant::now() + RELEASE_DELAY);
                 continue;
             }
-            let path = self.settler.dirs.inbox.join(&p.name);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::error!(file = %escape_text(&p.name), "committed, but cannot unlink: {e}"),
-            }
-            self.index.remove(&p.name);
+            done.push(p.name);
         }
+        self.unlinker.unlink(done);
     }
 
     fn run_due_retries(&mut self) {
@@ -457,5 +459,6 @@ impl Committer {
         if let Err(e) = self.settler.store.maintain() {
             tracing::warn!("final checkpoint failed: {e}");
         }
+        self.unlinker.finish();
     }
 }
