@@ -39,6 +39,10 @@ struct Args {
     /// The statmgr binary [default: built with `cargo build --release --bin statmgr`]
     #[arg(long)]
     statmgr: Option<PathBuf>,
+    /// Another statmgr binary (e.g. an older build) measured in the same rounds, for
+    /// before/after figures on equal terms
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Runs of each throughput case (the report gives medians) [default: 3, quick: 1]
     #[arg(long)]
     repeat: Option<usize>,
@@ -120,10 +124,19 @@ fn main() -> Result<()> {
     let sizes = Sizes::of(&args);
     let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
-    let bin = match &args.statmgr {
-        Some(p) => p.clone(),
-        None => build_statmgr()?,
-    };
+    let mut bins = vec![throughput::Binary {
+        name: "statmgr".into(),
+        path: match &args.statmgr {
+            Some(p) => p.clone(),
+            None => build_statmgr()?,
+        },
+    }];
+    if let Some(path) = &args.baseline {
+        bins.push(throughput::Binary {
+            name: "baseline".into(),
+            path: path.clone(),
+        });
+    }
     // Removed at the end (and on an error) with everything the runs left.
     let base = match &args.dir {
         Some(d) => {
@@ -157,7 +170,7 @@ fn main() -> Result<()> {
         eprintln!("{label}...");
         r.cases.push(throughput::run(
             dir,
-            &bin,
+            &bins,
             &flags,
             &label,
             sizes.single,
@@ -173,7 +186,7 @@ fn main() -> Result<()> {
         eprintln!("{label}...");
         r.cases.push(throughput::run(
             dir,
-            &bin,
+            &bins,
             &flags,
             &label,
             sizes.jsonl,
@@ -183,19 +196,25 @@ fn main() -> Result<()> {
     }
     if wanted("steady") {
         eprintln!("steady load, {} msg/s for {} s...", sizes.rate, sizes.seconds);
-        r.steady = Some(steady::run(dir, &bin, &flags, sizes.rate, sizes.seconds)?);
+        for b in &bins {
+            let run = steady::run(dir, &b.path, &flags, sizes.rate, sizes.seconds)?;
+            r.steady.push((b.name.clone(), run));
+        }
     }
     if wanted("backlog") {
         eprintln!("start with a backlog...");
         let limit = Duration::from_secs(if args.quick { 60 } else { 240 });
-        r.backlog = Some(backlog::start_with_backlog(
-            dir,
-            &bin,
-            &flags,
-            sizes.backlog_inbox,
-            sizes.backlog_retry,
-            limit,
-        )?);
+        for b in &bins {
+            let run = backlog::start_with_backlog(
+                dir,
+                &b.path,
+                &flags,
+                sizes.backlog_inbox,
+                sizes.backlog_retry,
+                limit,
+            )?;
+            r.backlog.push((b.name.clone(), run));
+        }
     }
     if wanted("scaling") {
         eprintln!("retry worker scaling...");
@@ -217,7 +236,7 @@ fn main() -> Result<()> {
         for present in [sizes.scaling_due, sizes.scaling_present] {
             r.scaling.push(backlog::retry_scaling(
                 dir,
-                &bin,
+                &bins[0].path,
                 &flags,
                 present,
                 sizes.scaling_due,
@@ -226,6 +245,7 @@ fn main() -> Result<()> {
         }
     }
     let setup = Setup {
+        binaries: bins.iter().map(|b| b.name.clone()).collect(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         batch_size: args.batch_size,
         batch_age_ms: args.batch_age,

@@ -14,13 +14,16 @@ use crate::throughput::Case;
 pub struct Results {
     pub raw: Option<RawRates>,
     pub cases: Vec<Case>,
-    pub steady: Option<SteadyRun>,
-    pub backlog: Option<BacklogRun>,
+    /// Per binary (its name first).
+    pub steady: Vec<(String, SteadyRun)>,
+    pub backlog: Vec<(String, BacklogRun)>,
     pub ticks: Vec<(usize, usize, f64)>,
     pub scaling: Vec<RetryScaling>,
 }
 
 pub struct Setup {
+    /// Names of the binaries measured; the first is the one the targets are about.
+    pub binaries: Vec<String>,
     pub command: String,
     pub batch_size: usize,
     pub batch_age_ms: u64,
@@ -127,7 +130,7 @@ pub fn render(setup: &Setup, r: &Results, machine: &str) -> String {
         setup.batch_size, setup.batch_age_ms, setup.repeat
     );
     raw_section(&mut o, r);
-    throughput_section(&mut o, r);
+    throughput_section(&mut o, r, &setup.binaries);
     steady_section(&mut o, r, setup);
     backlog_section(&mut o, r);
     targets_section(&mut o, r, setup);
@@ -150,7 +153,7 @@ fn raw_section(o: &mut String, r: &Results) {
     let _ = writeln!(o);
 }
 
-fn throughput_section(o: &mut String, r: &Results) {
+fn throughput_section(o: &mut String, r: &Results, names: &[String]) {
     if r.cases.is_empty() {
         return;
     }
@@ -160,26 +163,44 @@ fn throughput_section(o: &mut String, r: &Results) {
     );
     let _ = writeln!(
         o,
-        "| case | files | floor msg/s | statmgr msg/s | ratio | floor time | statmgr time | statmgr first commit | statmgr CPU | statmgr peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| case | files | floor msg/s | binary | msg/s | ratio to floor | floor time | time | first commit | CPU | peak RSS |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for c in &r.cases {
         let f = median(c.floor.iter().map(|x| x.elapsed.as_secs_f64()).collect());
-        let s = median(c.statmgr.iter().map(|x| x.elapsed.as_secs_f64()).collect());
-        let first = median(c.statmgr.iter().map(|x| x.first_commit.as_secs_f64()).collect());
-        let cpu = median(c.statmgr.iter().map(|x| x.cpu.as_secs_f64()).collect());
-        let rss = c.statmgr.iter().map(|x| x.peak_rss).max().unwrap_or(0);
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | **{:.2}x** | {f:.2} s | {s:.2} s | {first:.2} s | {cpu:.2} s | {} |",
-            c.label,
-            thousands(c.files as f64),
-            thousands(c.messages as f64 / f),
-            thousands(c.messages as f64 / s),
-            f / s,
-            mib(rss)
-        );
+        for (name, runs) in names.iter().zip(&c.statmgr) {
+            let s = median(runs.iter().map(|x| x.elapsed.as_secs_f64()).collect());
+            let first = median(runs.iter().map(|x| x.first_commit.as_secs_f64()).collect());
+            let cpu = median(runs.iter().map(|x| x.cpu.as_secs_f64()).collect());
+            let rss = runs.iter().map(|x| x.peak_rss).max().unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {name} | {} | **{:.2}x** | {f:.2} s | {s:.2} s | {first:.2} s | {cpu:.2} s | {} |",
+                c.label,
+                thousands(c.files as f64),
+                thousands(c.messages as f64 / f),
+                thousands(c.messages as f64 / s),
+                f / s,
+                mib(rss)
+            );
+        }
     }
-    let _ = writeln!(o, "\nWhere the floor's time goes (median run):\n");
+    let _ = writeln!(o, "\nEvery run, in seconds (floor; then each binary):\n");
+    for c in &r.cases {
+        let list = |v: Vec<f64>| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
+        let mut line = format!(
+            "- {}: floor {}",
+            c.label,
+            list(c.floor.iter().map(|x| x.elapsed.as_secs_f64()).collect())
+        );
+        for (name, runs) in names.iter().zip(&c.statmgr) {
+            line += &format!(
+                "; {name} {}",
+                list(runs.iter().map(|x| x.elapsed.as_secs_f64()).collect())
+            );
+        }
+        let _ = writeln!(o, "{line}");
+    }
+    let _ = writeln!(o, "\nWhere the floor's time goes (median of each part):\n");
     let _ = writeln!(
         o,
         "| case | list | read + parse | commit | unlink |\n|---|---:|---:|---:|---:|"
@@ -202,47 +223,73 @@ fn throughput_section(o: &mut String, r: &Results) {
 }
 
 fn steady_section(o: &mut String, r: &Results, setup: &Setup) {
-    let Some(s) = &r.steady else { return };
+    let Some((_, first)) = r.steady.first() else {
+        return;
+    };
     let _ = writeln!(
         o,
         "### Steady load: {} one-message files per second for {} s ({} messages)\n",
-        s.rate, s.seconds, s.messages
+        first.rate, first.seconds, first.messages
     );
     let _ = writeln!(
         o,
-        "| file-to-commit latency | p50 | p99 | max |\n|---|---:|---:|---:|\n\
-         | observed (upper bound: seen by polling every 5 ms) | {:.1} ms | {:.1} ms | {:.1} ms |\n\
-         | from the database (lower bound: `received` + stored batch duration) | {:.1} ms | {:.1} ms | {:.1} ms |\n",
-        s.upper_ms[0], s.upper_ms[1], s.upper_ms[2], s.lower_ms[0], s.lower_ms[1], s.lower_ms[2]
+        "Latency from the file's rename into `inbox/` to its row being committed. *Observed*: \
+         seen by polling the database every 5 ms (an upper bound). *Database*: the row's \
+         `received` plus its batch's stored duration (a lower bound: it misses the COMMIT).\n"
     );
     let _ = writeln!(
         o,
-        "Producer achieved {:.0} files/s; statmgr used {:.0} % of one core; peak RSS {}; \
-         target p99 <= batch age + 50 ms = {} ms.\n",
-        s.offered_rate,
-        s.cpu_share * 100.0,
-        mib(s.peak_rss),
+        "| binary | observed p50 | p99 | max | database p50 | p99 | max | producer files/s | CPU | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (name, s) in &r.steady {
+        let _ = writeln!(
+            o,
+            "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.0} | {:.0} % of a core | {} |",
+            s.upper_ms[0],
+            s.upper_ms[1],
+            s.upper_ms[2],
+            s.lower_ms[0],
+            s.lower_ms[1],
+            s.lower_ms[2],
+            s.offered_rate,
+            s.cpu_share * 100.0,
+            mib(s.peak_rss)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nTarget: p99 <= batch age + 50 ms = {} ms.\n",
         setup.batch_age_ms + 50
     );
 }
 
 fn backlog_section(o: &mut String, r: &Results) {
-    if let Some(b) = &r.backlog {
+    if let Some((_, b)) = r.backlog.first() {
         let _ = writeln!(
             o,
-            "### Start with a backlog: {} files in `inbox/`, {} files in `retry/` (all due)\n",
+            "### Start with a backlog: {} one-message files in `inbox/`, {} files of {} messages in `retry/` (all due)\n",
             thousands(b.inbox_files as f64),
-            thousands(b.retry_files as f64)
+            thousands(b.retry_files as f64),
+            crate::backlog::RETRY_FILE_MESSAGES
         );
         let _ = writeln!(
             o,
-            "| first commit | first inbox commit | inbox empty | everything committed | peak RSS |\n|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
+            "| binary | first commit | first inbox commit | inbox empty | everything committed | peak RSS |\n|---|---:|---:|---:|---:|---:|"
+        );
+    }
+    for (name, b) in &r.backlog {
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} | {} |",
             secs(b.first_commit),
             secs(b.first_inbox_commit),
             secs(b.inbox_empty),
             b.all_done.map_or("not within the limit".into(), secs),
             mib(b.peak_rss)
         );
+    }
+    if !r.backlog.is_empty() {
+        let _ = writeln!(o);
     }
     if !r.ticks.is_empty() {
         let _ = writeln!(
@@ -284,10 +331,14 @@ fn backlog_section(o: &mut String, r: &Results) {
 }
 
 fn targets_section(o: &mut String, r: &Results, setup: &Setup) {
-    let _ = writeln!(o, "### Targets\n\n| target | measured | met |\n|---|---:|:---:|");
+    let _ = writeln!(
+        o,
+        "### Targets ({})\n\n| target | measured | met |\n|---|---:|:---:|",
+        setup.binaries[0]
+    );
     for c in &r.cases {
         let f = median(c.floor.iter().map(|x| x.elapsed.as_secs_f64()).collect());
-        let s = median(c.statmgr.iter().map(|x| x.elapsed.as_secs_f64()).collect());
+        let s = median(c.statmgr[0].iter().map(|x| x.elapsed.as_secs_f64()).collect());
         let _ = writeln!(
             o,
             "| throughput >= 1.0x floor, {} | {:.2}x | {} |",
@@ -296,7 +347,7 @@ fn targets_section(o: &mut String, r: &Results, setup: &Setup) {
             met(f / s >= 1.0)
         );
     }
-    if let Some(s) = &r.steady {
+    if let Some((_, s)) = r.steady.first() {
         let limit = (setup.batch_age_ms + 50) as f64;
         let _ = writeln!(
             o,
@@ -306,7 +357,7 @@ fn targets_section(o: &mut String, r: &Results, setup: &Setup) {
         );
     }
     if let Some(c) = r.cases.iter().max_by_key(|c| c.messages) {
-        let rss = c.statmgr.iter().map(|x| x.peak_rss).max().unwrap_or(0);
+        let rss = c.statmgr[0].iter().map(|x| x.peak_rss).max().unwrap_or(0);
         let _ = writeln!(
             o,
             "| peak RSS < 100 MiB, {} | {} | {} |",
@@ -315,7 +366,7 @@ fn targets_section(o: &mut String, r: &Results, setup: &Setup) {
             met(rss < 100 << 20)
         );
     }
-    if let Some(b) = &r.backlog {
+    if let Some((_, b)) = r.backlog.first() {
         let _ = writeln!(
             o,
             "| first commit <= 2 s with the backlog | {} | {} |",

@@ -26,14 +26,22 @@ pub struct Case {
     pub messages: u64,
     pub files: u64,
     pub floor: Vec<FloorRun>,
-    pub statmgr: Vec<StatmgrRun>,
+    /// The runs of each binary, in the order given.
+    pub statmgr: Vec<Vec<StatmgrRun>>,
 }
 
-/// Runs the floor and statmgr `repeat` times each on `messages` messages in files of
-/// `per_file`, alternating which goes first so that drift favours neither.
+/// A statmgr binary under test, with the name the report gives it.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub name: String,
+    pub path: std::path::PathBuf,
+}
+
+/// Runs the floor and each binary `repeat` times on `messages` messages in files of
+/// `per_file`, rotating which goes first so that drift favours none.
 pub fn run(
     base: &Path,
-    bin: &Path,
+    bins: &[Binary],
     flags: &RunFlags,
     label: &str,
     messages: u64,
@@ -45,11 +53,12 @@ pub fn run(
         messages,
         files: messages.div_ceil(per_file),
         floor: Vec::new(),
-        statmgr: Vec::new(),
+        statmgr: vec![Vec::new(); bins.len()],
     };
+    let turns = bins.len() + 1;
     for round in 0..repeat {
-        for floor_turn in [round % 2 == 0, round % 2 == 1] {
-            if floor_turn {
+        for turn in (0..turns).map(|t| (t + round) % turns) {
+            if turn == bins.len() {
                 let f = floor_once(base, flags, messages, per_file)?;
                 eprintln!(
                     "  {label} round {}: floor {:.2} s ({:.0} msg/s)",
@@ -59,15 +68,16 @@ pub fn run(
                 );
                 case.floor.push(f);
             } else {
-                let s = statmgr_once(base, bin, flags, messages, per_file)?;
+                let s = statmgr_once(base, &bins[turn].path, flags, messages, per_file)?;
                 eprintln!(
-                    "  {label} round {}: statmgr {:.2} s ({:.0} msg/s), peak RSS {:.1} MiB",
+                    "  {label} round {}: {} {:.2} s ({:.0} msg/s), peak RSS {:.1} MiB",
                     round + 1,
+                    bins[turn].name,
                     s.elapsed.as_secs_f64(),
                     messages as f64 / s.elapsed.as_secs_f64(),
                     s.peak_rss as f64 / (1 << 20) as f64
                 );
-                case.statmgr.push(s);
+                case.statmgr[turn].push(s);
             }
         }
     }
