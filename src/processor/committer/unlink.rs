@@ -1,7 +1,7 @@
 //! Unlinking inbox files whose messages are durable, off the committer thread. An unlink
 //! can wait on the disk (ext4 mounted with `discard` trims a file's blocks before unlink
 //! returns; ~0.06 ms for a small file, ~0.6 ms for 40 KiB), and the committer should be
-//! committing the next batch meanwhile. Two workers let those waits overlap. A file stays
+//! committing the next batch meanwhile. Several workers let those waits overlap. A file stays
 //! in flight in the index until it is gone, so intake never reads it a second time.
 
 use std::fs;
@@ -14,8 +14,9 @@ use crate::message::escape_text;
 use crate::processor::inbox::InboxIndex;
 
 /// Unlink threads. The waits overlap outside the directory's lock (the inode is freed
-/// after it is released), so a second thread nearly halves the time on such a disk.
-const WORKERS: usize = 2;
+/// after it is released): on the benchmark machine 1, 2, 4 and 8 threads unlinked about
+/// 9,000, 22,000, 36,000 and 51,000 small files/s. Idle workers cost nothing.
+const WORKERS: usize = 4;
 
 pub struct Unlinker {
     inbox: PathBuf,
