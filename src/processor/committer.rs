@@ -2,6 +2,8 @@
 //! intake hands over (size or age), settles batches and due retry files, serves operator
 //! commands, and drains at shutdown.
 
+mod unlink;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -20,6 +22,7 @@ use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::store::BatchSource;
+use unlink::Unlinker;
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
 const RETRY_BUDGET: Duration = Duration::from_millis(200);
@@ -54,8 +57,7 @@ pub struct Committer {
     opened: Option<Instant>,
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
-    /// Settled inbox files whose unlink failed: kept in flight, unlinked later.
-    unlink_later: HashSet<String>,
+    unlinker: Unlinker,
 }
 
 impl Committer {
@@ -68,6 +70,7 @@ impl Committer {
         hurry: Arc<AtomicBool>,
         db_max: Arc<AtomicI64>,
     ) -> Committer {
+        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone());
         Committer {
             settler,
             index,
@@ -83,7 +86,7 @@ impl Committer {
             opened: None,
             pending: BTreeMap::new(),
             next_file_id: 0,
-            unlink_later: HashSet::new(),
+            unlinker,
         }
     }
 
@@ -118,7 +121,7 @@ impl Committer {
             let now = Instant::now();
             if now - last_housekeeping >= HOUSEKEEPING {
                 last_housekeeping = now;
-                self.retry_unlinks();
+                self.unlinker.retry_failed();
                 self.publish();
             }
             if now - last_maintenance >= MAINTENANCE {
@@ -218,6 +221,7 @@ impl Committer {
     /// Marks parts of inbox files settled; a file whose every message is durable leaves
     /// the inbox, one that could not be made durable stays and is read again later.
     fn settle_parts(&mut self, parts: &[(u64, usize)], durable: bool) {
+        let mut done = Vec::new();
         for &(id, count) in parts {
             let Some(p) = self.pending.get_mut(&id) else {
                 continue;
@@ -233,36 +237,9 @@ impl Committer {
                 self.index.release(&p.name, Instant::now() + RELEASE_DELAY);
                 continue;
             }
-            if let Err(e) = self.unlink_inbox(&p.name) {
-                // Its messages are durable: the file stays in flight (never read again)
-                // and only its unlink is tried again.
-                tracing::error!(file = %escape_text(&p.name), "committed, but cannot unlink: {e}; will try again");
-                self.unlink_later.insert(p.name);
-            }
+            done.push(p.name);
         }
-    }
-
-    /// Removes a settled inbox file. `Err`: it is still there (the caller retries later).
-    fn unlink_inbox(&mut self, name: &str) -> std::io::Result<()> {
-        let path = self.settler.dirs.inbox.join(name);
-        crate::failpoint!("inbox.before_unlink", redirect path);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        self.index.remove(name);
-        Ok(())
-    }
-
-    fn retry_unlinks(&mut self) {
-        let names: Vec<String> = self.unlink_later.iter().cloned().collect();
-        for name in names {
-            if self.unlink_inbox(&name).is_ok() {
-                tracing::info!(file = %escape_text(&name), "unlinked at last");
-                self.unlink_later.remove(&name);
-            }
-        }
+        self.unlinker.unlink(done);
     }
 
     fn run_due_retries(&mut self) {
@@ -484,5 +461,6 @@ impl Committer {
         if let Err(e) = self.settler.store.maintain() {
             tracing::warn!("final checkpoint failed: {e}");
         }
+        self.unlinker.finish();
     }
 }

@@ -121,9 +121,14 @@ impl Intake {
                     crate::failpoint!("intake.overflow");
                     rescan = true;
                 }
+                let hint = Hint::of(&ev.kind);
                 for path in ev.paths {
                     if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                        self.note(name, queue);
+                        match hint {
+                            Hint::Look => self.note(name, queue),
+                            Hint::Gone => self.forget(name),
+                            Hint::Nothing => {}
+                        }
                     }
                 }
             }
@@ -161,6 +166,14 @@ impl Intake {
                     self.index.remove(name);
                 }
             }
+        }
+    }
+
+    /// A file was deleted or renamed away: forget it without a stat (if a file of that
+    /// name appears again, its own create or rename event follows).
+    fn forget(&self, name: &str) {
+        if FileFormat::from_name(name).is_some() && !self.index.is_in_flight(name) {
+            self.index.remove(name);
         }
     }
 
@@ -320,6 +333,30 @@ impl Intake {
             self.index.remove(name);
         } else {
             self.index.release(name, Instant::now() + HOLD_AFTER_FAILURE);
+        }
+    }
+}
+
+/// What an event says about its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    /// It may have appeared or changed: stat it.
+    Look,
+    /// It is gone (deleted): no stat needed.
+    Gone,
+    /// Opened, read or closed without writing (our own reads make two of these per
+    /// file): neither the set of files nor their content changed.
+    Nothing,
+}
+
+impl Hint {
+    fn of(kind: &notify::EventKind) -> Hint {
+        use notify::event::{AccessKind, AccessMode, EventKind, RemoveKind};
+        match kind {
+            EventKind::Remove(RemoveKind::File) => Hint::Gone,
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Hint::Look,
+            EventKind::Access(_) => Hint::Nothing,
+            _ => Hint::Look,
         }
     }
 }

@@ -1,0 +1,169 @@
+//! Steady load: a producer renames one-message files into the inbox at a fixed rate while
+//! statmgr runs; every message's file-to-commit latency is measured from outside.
+//!
+//! Method: the producer notes the wall-clock time right after each `rename` into
+//! `inbox/`. A watcher polls the database every `POLL` for rows above the last record id
+//! it saw (ids only grow) and notes the time it first sees each row. That is an upper
+//! bound of the commit time (late by at most one poll interval plus one query), so the
+//! latency reported is conservative. As a cross-check, a lower bound comes from the
+//! database itself: the row's `received` (taken when its transaction began) plus the
+//! batch's stored `duration_ms` (which excludes the final COMMIT and its fsync).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{ensure, Context, Result};
+use rusqlite::Connection;
+
+use crate::child::{Processor, RunFlags};
+use crate::data::message_line;
+
+const POLL: Duration = Duration::from_millis(5);
+
+#[derive(Debug, Clone, Default)]
+pub struct SteadyRun {
+    pub rate: u64,
+    pub seconds: u64,
+    pub messages: u64,
+    /// Rate the producer achieved (it must keep up for the figures to mean anything).
+    pub offered_rate: f64,
+    /// Observed latency (upper bound), in milliseconds: p50, p99, max.
+    pub upper_ms: [f64; 3],
+    /// From the database's own times (lower bound), in milliseconds: p50, p99, max.
+    pub lower_ms: [f64; 3],
+    /// Processor CPU time per wall-clock second during the load.
+    pub cpu_share: f64,
+    pub peak_rss: u64,
+}
+
+fn micros(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Drops `rate * seconds` one-message files at `rate` files per second; sends each
+/// message number with its rename time.
+fn produce(inbox: &Path, rate: u64, seconds: u64, out: mpsc::Sender<(u64, i64)>) -> Result<f64> {
+    let total = rate * seconds;
+    let start = Instant::now();
+    for n in 0..total {
+        let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let name = format!("s-{n:08}.json");
+        let tmp = inbox.join(format!(".tmp-{name}"));
+        // No fsync: a producer's durability is the producer's cost, not the processor's.
+        fs::write(&tmp, message_line("s", n)).with_context(|| format!("write {}", tmp.display()))?;
+        fs::rename(&tmp, inbox.join(&name)).with_context(|| format!("rename {name}"))?;
+        let _ = out.send((n, micros(SystemTime::now())));
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Rows committed since `after`: (record id, message number, lower-bound commit time).
+fn new_rows(conn: &Connection, after: i64) -> Result<Vec<(i64, u64, i64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.record_id, m.uid, m.received, b.duration_ms FROM status_messages m
+         JOIN batches b ON b.id = m.batch_id WHERE m.record_id > ?1 ORDER BY m.record_id",
+    )?;
+    let rows = st.query_map([after], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, f64>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, uid, received, duration_ms) = row?;
+        let n: u64 = uid
+            .strip_prefix("s-")
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("unexpected uid {uid:?}"))?;
+        let began = chrono::DateTime::parse_from_rfc3339(&received)
+            .with_context(|| format!("received {received:?}"))?
+            .timestamp_micros();
+        out.push((id, n, began + (duration_ms * 1000.0) as i64));
+    }
+    Ok(out)
+}
+
+pub fn run(base: &Path, bin: &Path, flags: &RunFlags, rate: u64, seconds: u64) -> Result<SteadyRun> {
+    let root = base.join("steady");
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    fs::create_dir_all(&root)?;
+    let mut p = Processor::start(bin, &root, flags, &[])?;
+    p.wait_ready()?;
+    let conn = Connection::open(root.join("statmgr.db"))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let (tx, renamed_rx) = mpsc::channel();
+    let inbox = root.join("inbox");
+    let producer = std::thread::spawn(move || produce(&inbox, rate, seconds, tx));
+    let cpu0 = (p.cpu_time()?, Instant::now());
+    let total = rate * seconds;
+    let mut renamed: HashMap<u64, i64> = HashMap::new();
+    let mut upper = Vec::with_capacity(total as usize);
+    let mut lower = Vec::with_capacity(total as usize);
+    let mut last_id = 0;
+    let limit = Instant::now() + Duration::from_secs(seconds + 60);
+    let mut pending: Vec<(u64, i64, i64)> = Vec::new();
+    while upper.len() < total as usize {
+        ensure!(
+            Instant::now() < limit,
+            "steady load: only {} of {total} committed",
+            upper.len()
+        );
+        std::thread::sleep(POLL);
+        let rows = new_rows(&conn, last_id)?;
+        let seen = micros(SystemTime::now());
+        renamed.extend(renamed_rx.try_iter());
+        for (id, n, committed_lower) in rows {
+            last_id = last_id.max(id);
+            pending.push((n, committed_lower, seen));
+        }
+        // A row can only be matched once its rename time has arrived from the producer.
+        pending.retain(|&(n, committed_lower, seen)| match renamed.get(&n) {
+            Some(&at) => {
+                upper.push((seen - at) as f64 / 1000.0);
+                lower.push((committed_lower - at) as f64 / 1000.0);
+                false
+            }
+            None => true,
+        });
+    }
+    let cpu1 = (p.cpu_time()?, Instant::now());
+    let offered_rate = producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the producer thread panicked"))??;
+    let peak_rss = p.peak_rss()?;
+    p.stop()?;
+    fs::remove_dir_all(&root)?;
+    Ok(SteadyRun {
+        rate,
+        seconds,
+        messages: total,
+        offered_rate,
+        upper_ms: percentiles(&mut upper),
+        lower_ms: percentiles(&mut lower),
+        cpu_share: (cpu1.0 - cpu0.0).as_secs_f64() / (cpu1.1 - cpu0.1).as_secs_f64(),
+        peak_rss,
+    })
+}
+
+/// p50, p99 and max.
+pub fn percentiles(v: &mut [f64]) -> [f64; 3] {
+    if v.is_empty() {
+        return [f64::NAN; 3];
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    [at(0.5), at(0.99), v[v.len() - 1]]
+}

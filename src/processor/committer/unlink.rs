@@ -1,0 +1,158 @@
+//! Unlinking inbox files whose messages are durable, off the committer thread. An unlink
+//! can wait on the disk (ext4 mounted with `discard` trims a file's blocks before unlink
+//! returns; ~0.06 ms for a small file, ~0.6 ms for 40 KiB), and the committer should be
+//! committing the next batch meanwhile. Several workers let those waits overlap. A file stays
+//! in flight in the index until it is gone, so intake never reads it a second time.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+
+use crate::message::escape_text;
+use crate::processor::inbox::InboxIndex;
+
+/// Unlink threads. The waits overlap outside the directory's lock (the inode is freed
+/// after it is released): on the benchmark machine 1, 2, 4 and 8 threads unlinked about
+/// 9,000, 22,000, 36,000 and 51,000 small files/s. Idle workers cost nothing.
+const WORKERS: usize = 4;
+
+pub struct Unlinker {
+    inbox: PathBuf,
+    index: InboxIndex,
+    to_workers: Option<Sender<Vec<String>>>,
+    workers: Vec<JoinHandle<()>>,
+    /// Files whose unlink failed: still in flight (never read again), tried again later.
+    failed: Arc<Mutex<Vec<String>>>,
+    last_retry: std::time::Instant,
+}
+
+/// How often failed unlinks are tried again.
+const RETRY_UNLINK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Unlinker {
+    pub fn start(inbox: PathBuf, index: InboxIndex) -> Unlinker {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<String>>();
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let mut workers = Vec::new();
+        for i in 0..WORKERS {
+            let (rx, inbox, index, failed) = (rx.clone(), inbox.clone(), index.clone(), failed.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("unlink-{i}"))
+                .spawn(move || {
+                    for names in rx {
+                        unlink_all(&inbox, &index, &names, &failed);
+                    }
+                });
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(e) => tracing::warn!("cannot start an unlink thread ({e}); fewer unlinks overlap"),
+            }
+        }
+        Unlinker {
+            to_workers: (!workers.is_empty()).then_some(tx),
+            inbox,
+            index,
+            workers,
+            failed,
+            last_retry: std::time::Instant::now(),
+        }
+    }
+
+    /// Unlinks these inbox files (whose messages are durable) and forgets them in the
+    /// index: soon, on the workers, or here if there are none.
+    pub fn unlink(&self, mut names: Vec<String>) {
+        let Some(tx) = &self.to_workers else {
+            unlink_all(&self.inbox, &self.index, &names, &self.failed);
+            return;
+        };
+        let share = names.len().div_ceil(self.workers.len()).max(1);
+        while !names.is_empty() {
+            let rest = names.split_off(share.min(names.len()));
+            if let Err(back) = tx.send(names) {
+                // Every worker is gone (a panic): do it here rather than leave files.
+                unlink_all(&self.inbox, &self.index, &back.0, &self.failed);
+            }
+            names = rest;
+        }
+    }
+
+    /// Hands the files whose unlink failed to the workers again (at most every few
+    /// seconds, so a lasting failure is not a busy loop nor a flood of log lines).
+    pub fn retry_failed(&mut self) {
+        if self.last_retry.elapsed() < RETRY_UNLINK_EVERY {
+            return;
+        }
+        self.last_retry = std::time::Instant::now();
+        let names = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
+        if !names.is_empty() {
+            self.unlink(names);
+        }
+    }
+
+    /// Waits until every file handed over is unlinked.
+    pub fn finish(&mut self) {
+        self.to_workers = None;
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                tracing::error!("an unlink thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Unlinker {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn unlink_all(inbox: &Path, index: &InboxIndex, names: &[String], failed: &Mutex<Vec<String>>) {
+    for name in names {
+        let path = inbox.join(name);
+        crate::failpoint!("inbox.before_unlink", redirect path);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                // Its messages are durable: it stays in flight (intake never reads it
+                // again) and only the unlink is tried again.
+                tracing::warn!(file = %escape_text(name), "committed, but cannot unlink: {e}; will try again");
+                failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(name.clone());
+                continue;
+            }
+        }
+        index.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Instant, SystemTime};
+
+    #[test]
+    fn every_file_handed_over_is_gone_and_forgotten_after_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = InboxIndex::default();
+        let names: Vec<String> = (0..25).map(|i| format!("f{i}.json")).collect();
+        for n in &names {
+            fs::write(dir.path().join(n), b"{}").unwrap();
+            index.observe(n, 2, SystemTime::now(), Instant::now());
+            index.mark_in_flight(n, 1);
+        }
+        let mut unlinker = Unlinker::start(dir.path().to_path_buf(), index.clone());
+        unlinker.unlink(names[..10].to_vec());
+        unlinker.unlink(names[10..].to_vec());
+        unlinker.unlink(vec!["never-there.json".into()]);
+        unlinker.finish();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(index.stats().0, 0, "forgotten in the index");
+        assert_eq!(index.stats().3, 0, "no longer in flight");
+    }
+}
