@@ -2,7 +2,7 @@
 //! keeps writing. Afterwards every message is in the database exactly once, the database
 //! is intact and the allocator is above MAX(record_id).
 //!
-//! Cycles: STATMGR_KILL_CYCLES (default 200). Replay a run: STATMGR_SEED=<printed seed>.
+//! Cycles: STATMGR_KILL_CYCLES (default 1,000; 10,000 for the full soak). Replay a run: STATMGR_SEED=<printed seed>.
 
 mod support;
 
@@ -18,7 +18,7 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let cycles: u64 = std::env::var("STATMGR_KILL_CYCLES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(1000);
     let seed: u64 = std::env::var("STATMGR_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -49,7 +49,7 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
 
     for _ in 0..cycles {
         let p = Proc::start(&root, &["--batch-age", "20", "--key-block", "50"]);
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..250)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
         p.kill9();
     }
     stop.store(true, Ordering::Relaxed);
