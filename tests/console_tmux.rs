@@ -37,20 +37,6 @@ fn the_console_attaches_and_q_restores_the_terminal() {
 }
 
 #[test]
-fn pause_and_resume_from_the_console() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let _processor = Processor::start(dir.path());
-    let tmux = Tmux::start(100, 30, &console(dir.path(), ""));
-    tmux.wait_for("RUNNING");
-    tmux.keys(&["p"]);
-    tmux.wait_for("PAUSED");
-    tmux.keys(&["p"]);
-    tmux.wait_for("RUNNING");
-    tmux.keys(&["C-c"]);
-    assert_eq!(tmux.exit_code(), 0);
-}
-
-#[test]
 fn watch_is_read_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _processor = Processor::start(dir.path());
