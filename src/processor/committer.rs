@@ -202,7 +202,8 @@ impl Committer {
         let parts = std::mem::take(&mut self.parts);
         self.opened = None;
         let count = msgs.len() as u64;
-        let settlement = self.settler.settle(msgs, source, None);
+        let mut settlement = self.settler.settle(msgs, source, None);
+        self.unlinker.free(std::mem::take(&mut settlement.done));
         let mut unsaved = self.settler.write_poison(settlement.poison);
         let mut durable = unsaved.is_empty();
         if !settlement.leftover.is_empty() || !unsaved.is_empty() {
