@@ -233,16 +233,21 @@ fn main() -> Result<()> {
         } else {
             Duration::from_millis(5500)
         };
-        for present in [sizes.scaling_due, sizes.scaling_present] {
-            r.scaling.push(backlog::retry_scaling(
-                dir,
-                &bins[0].path,
-                &flags,
-                present,
-                sizes.scaling_due,
-                window,
-            )?);
+        let mut runs = vec![Vec::new(), Vec::new()];
+        for _ in 0..repeat {
+            for (i, present) in [sizes.scaling_due, sizes.scaling_present].into_iter().enumerate() {
+                let path = &bins[0].path;
+                runs[i].push(backlog::retry_scaling(
+                    dir,
+                    path,
+                    &flags,
+                    present,
+                    sizes.scaling_due,
+                    window,
+                )?);
+            }
         }
+        r.scaling = runs.into_iter().map(backlog::median_scaling).collect();
     }
     let setup = Setup {
         binaries: bins.iter().map(|b| b.name.clone()).collect(),

@@ -120,6 +120,16 @@ pub struct RetryScaling {
     pub idle_cpu_share: f64,
 }
 
+/// The median of each figure over several runs of the same case.
+pub fn median_scaling(mut runs: Vec<RetryScaling>) -> RetryScaling {
+    let mid = runs.len() / 2;
+    runs.sort_by_key(|r| r.per_due_file);
+    let mut out = runs[mid].clone();
+    runs.sort_by(|a, b| a.idle_cpu_share.total_cmp(&b.idle_cpu_share));
+    out.idle_cpu_share = runs[mid].idle_cpu_share;
+    out
+}
+
 /// statmgr with `present` retry files of which `due` are due now and the rest in an
 /// hour, and an empty inbox.
 pub fn retry_scaling(

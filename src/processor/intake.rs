@@ -380,3 +380,39 @@ fn read_bounded(path: &Path, limit: u64) -> std::io::Result<ReadOutcome> {
     }
     Ok(ReadOutcome::Bytes(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Hint;
+    use notify::event::{
+        AccessKind, AccessMode, CreateKind, DataChange, EventKind, ModifyKind, RemoveKind, RenameMode,
+    };
+
+    #[test]
+    fn only_events_that_cannot_change_a_file_are_ignored() {
+        let cases = [
+            (
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                Hint::Nothing,
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                Hint::Nothing,
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                Hint::Look,
+            ),
+            (EventKind::Create(CreateKind::File), Hint::Look),
+            (EventKind::Modify(ModifyKind::Name(RenameMode::To)), Hint::Look),
+            (EventKind::Modify(ModifyKind::Name(RenameMode::From)), Hint::Look),
+            (EventKind::Modify(ModifyKind::Data(DataChange::Any)), Hint::Look),
+            (EventKind::Remove(RemoveKind::File), Hint::Gone),
+            (EventKind::Remove(RemoveKind::Folder), Hint::Look),
+            (EventKind::Any, Hint::Look),
+        ];
+        for (kind, hint) in cases {
+            assert_eq!(Hint::of(&kind), hint, "{kind:?}");
+        }
+    }
+}

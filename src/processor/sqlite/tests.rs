@@ -351,3 +351,35 @@ fn maintain_truncates_a_wal_over_its_limit_unless_a_reader_holds_it() {
     store.maintain().expect("maintain");
     assert_eq!(wal_size(), 0);
 }
+
+/// The per-batch orphan check: child rows inside the batch's id range but under an id the
+/// batch does not use change nothing; under an id it uses, they are a key conflict.
+#[test]
+fn orphans_between_a_batchs_record_ids_are_not_adopted_nor_in_the_way() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = SqliteStore::open(&dir.path().join("db"), Duration::from_secs(1)).expect("open");
+    let conn = store.conn.as_ref().expect("open connection");
+    conn.execute(
+        "INSERT INTO status_message_attributes VALUES (5, 1, 'orphan')",
+        [],
+    )
+    .expect("orphan");
+    let (a, b) = (message("a"), message("b"));
+    let around = [
+        KeyedMessage {
+            record_id: 3,
+            message: &a,
+        },
+        KeyedMessage {
+            record_id: 7,
+            message: &b,
+        },
+    ];
+    let committed = store
+        .commit_batch(&around, BatchSource::Inbox, None)
+        .expect("ids around the orphan");
+    assert_eq!(committed.inserted, 2);
+    let err = commit(&mut store, 4, &["c".into(), "d".into()]).expect_err("id 5 has an orphan");
+    assert_eq!(kind(&err), "key conflict", "{err}");
+    assert!(err.to_string().contains("record id 5"), "{err}");
+}
