@@ -328,3 +328,30 @@ fn runs_of_batch_commits_fold_into_one_event_line() {
         "{text}"
     );
 }
+
+/// Not a timing assertion: prints the time of one whole frame at 200x60 with 100,000 retry
+/// files (the benchmark figure of BENCHMARKS.md). Run it in release:
+/// `cargo test --release --test console_screens -- --ignored frame_time --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn frame_time_at_200x60_with_100000_retry_files() {
+    let mut c = Console::running(false, 200, 60);
+    hundred_thousand(&mut c, 0);
+    let theme = theme("default");
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..500 {
+        let t0 = std::time::Instant::now();
+        terminal
+            .draw(|f| statmgr::tui::view::draw(&c.state, &theme, f))
+            .unwrap();
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    let text = console_support::text_of(terminal.backend().buffer());
+    assert!(text.contains("of 100,000"), "{text}");
+    eprintln!(
+        "one frame at 200x60 with 100,000 retry files: median {:?}, p99 {:?} (500 frames)",
+        times[250], times[495]
+    );
+}
