@@ -1,6 +1,7 @@
 //! The HTTP client of the API, used by the CLI and the console (reqwest): finding the
 //! processor, authenticating, decoding answers and errors, and following the event stream.
 
+mod bulk;
 mod sse;
 
 use std::path::{Path, PathBuf};

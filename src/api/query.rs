@@ -3,7 +3,8 @@
 //!
 //! Snapshot (`GET /api/v1/snapshot`): `offset`, `limit`, `sort`, `desc`, `filter` page the
 //! retry list; `stuck_offset`, `stuck_limit`, `stuck_sort`, `stuck_desc`, `stuck_filter` page
-//! the stuck list. File detail (`GET /api/v1/{retry,stuck}/{name}`): `offset`, `limit` page
+//! the stuck list; the same with `discarded_` page `discarded/`. A filter `cause:ID` selects
+//! the files of one cause (see `GET /api/v1/causes`). File detail (`GET /api/v1/{retry,stuck}/{name}`): `offset`, `limit` page
 //! its messages. `limit` defaults to 100 and may not exceed 1,000; `sort` is one of `name`,
 //! `age`, `messages`, `attempts`, `next_attempt`, `error`; `desc` is `true` or `false`;
 //! `filter` is a case-insensitive substring of the name or the last error.
@@ -12,6 +13,8 @@ use crate::api::wire::{FileQuery, SortKey, DEFAULT_PAGE, MAX_PAGE};
 
 /// Prefix of the stuck list's parameters.
 pub const STUCK_PREFIX: &str = "stuck_";
+/// Prefix of the discarded list's parameters.
+pub const DISCARDED_PREFIX: &str = "discarded_";
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_BYTES: usize = 1024;
 
@@ -113,23 +116,40 @@ fn apply(q: &mut FileQuery, field: &str, name: &str, value: &str) -> Result<bool
 
 /// The retry and stuck queries of a snapshot request.
 pub fn parse_snapshot_query(pairs: &[(String, String)]) -> Result<(FileQuery, FileQuery), String> {
-    let mut retry = FileQuery::default();
-    let mut stuck = FileQuery::default();
+    let q = parse_snapshot_queries(pairs)?;
+    Ok((q.retry, q.stuck))
+}
+
+/// The three lists of a snapshot request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotQueries {
+    pub retry: FileQuery,
+    pub stuck: FileQuery,
+    pub discarded: FileQuery,
+}
+
+/// The retry, stuck and discarded queries of a snapshot request.
+pub fn parse_snapshot_queries(pairs: &[(String, String)]) -> Result<SnapshotQueries, String> {
+    let mut q = SnapshotQueries::default();
     let mut seen = Vec::new();
     for (name, value) in pairs {
         once(&mut seen, name)?;
-        let known = match name.strip_prefix(STUCK_PREFIX) {
-            Some(field) => apply(&mut stuck, field, name, value)?,
-            None => apply(&mut retry, name, name, value)?,
+        let known = if let Some(field) = name.strip_prefix(STUCK_PREFIX) {
+            apply(&mut q.stuck, field, name, value)?
+        } else if let Some(field) = name.strip_prefix(DISCARDED_PREFIX) {
+            apply(&mut q.discarded, field, name, value)?
+        } else {
+            apply(&mut q.retry, name, name, value)?
         };
         if !known {
             return Err(format!(
                 "unknown query parameter `{name}`; known: offset, limit, sort, desc, filter, \
-                 and the same with the prefix `{STUCK_PREFIX}` for the stuck list"
+                 and the same with the prefix `{STUCK_PREFIX}` for the stuck list and \
+                 `{DISCARDED_PREFIX}` for the discarded list"
             ));
         }
     }
-    Ok((retry, stuck))
+    Ok(q)
 }
 
 /// `offset` and `limit` of a file-detail request.

@@ -7,8 +7,11 @@
 //! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`;
 //! with `Authorization: Bearer <token>`: `POST /api/v1/pause`, `resume`, `flush`, `resync`,
 //! `/api/v1/retry/{name}/requeue` (optional body `wire::RequeueRequest`, for retry and stuck files).
+//! Triage (see `bulk`): `GET /api/v1/causes`, `GET /api/v1/bulk/select`; with the token
+//! `POST /api/v1/bulk/preview` and `POST /api/v1/bulk/action`.
 
 mod auth;
+mod bulk;
 mod failure;
 mod metrics;
 mod routes;

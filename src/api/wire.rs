@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub allocator: AllocatorInfo,
     pub counters: Counters,
     pub config: ConfigInfo,
+    /// A page of `discarded/` (files an operator set aside; query prefix `discarded_`).
+    #[serde(default)]
+    pub discarded: FilePage,
     /// Id of the newest event when the snapshot was taken: a client resumes the stream from here.
     pub last_event_id: u64,
 }
@@ -210,6 +213,15 @@ pub enum EventKind {
     Warning {
         message: String,
     },
+    /// A bulk action's progress (at most a few per second; the summary is one
+    /// `operator_action` at the end).
+    BulkProgress {
+        id: u64,
+        action: BulkAction,
+        done: u64,
+        total: u64,
+        skipped: u64,
+    },
     /// Sent by the server when a client's `Last-Event-ID` is older than the buffer:
     /// events were missed, refetch the snapshot.
     Resync {
@@ -308,4 +320,179 @@ pub enum SortKey {
     Attempts,
     NextAttempt,
     Error,
+}
+
+/// Largest set one bulk action (or preview) may name: more is refused with 413.
+pub const MAX_BULK_FILES: usize = 100_000;
+
+/// The version of a file a bulk action must find unchanged: attempts, messages and
+/// creation time, as the snapshot shows them.
+pub fn file_version(summary: &FileSummary) -> String {
+    format!("{}/{}/{}", summary.attempts, summary.messages, summary.created)
+}
+
+/// What a bulk action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// A stuck file goes back to `retry/`, due now; a retry file becomes due now.
+    Requeue,
+    /// Moved to `discarded/` with a `.reason` (never deleted).
+    Discard,
+    /// From `discarded/` back to `retry/`.
+    Restore,
+    /// Deleted from `discarded/`: the only deletion.
+    Purge,
+}
+
+impl BulkAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Requeue => "requeue",
+            BulkAction::Discard => "discard",
+            BulkAction::Restore => "restore",
+            BulkAction::Purge => "purge",
+        }
+    }
+}
+
+/// Which directory a bulk action takes its files from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkSource {
+    Retry,
+    Stuck,
+    Discarded,
+}
+
+impl BulkSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkSource::Retry => "retry",
+            BulkSource::Stuck => "stuck",
+            BulkSource::Discarded => "discarded",
+        }
+    }
+}
+
+/// `GET /api/v1/causes?kind=retry|stuck[&filter=S]`: the files grouped by cause, on the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CauseList {
+    pub files: u64,
+    pub messages: u64,
+    /// Sorted by file count, largest first.
+    pub groups: Vec<CauseGroup>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CauseGroup {
+    /// Stable id of the cause (`--cause ID`, filter `cause:ID`).
+    pub id: String,
+    /// The last error, normalised (variable parts masked).
+    pub cause: String,
+    /// One real error of the group, as written.
+    pub example: String,
+    pub files: u64,
+    pub messages: u64,
+    pub oldest_age_s: f64,
+    pub newest_age_s: f64,
+    pub min_attempts: u32,
+    pub max_attempts: u32,
+}
+
+/// One file of an exact set: what the operator saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetEntry {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub messages: u64,
+    #[serde(default)]
+    pub cause_id: String,
+    #[serde(default)]
+    pub cause: String,
+}
+
+/// Which files a preview (or the console's mark-all) selects: named ones, or all of a
+/// directory that match a filter and a cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkSelection {
+    pub action: BulkAction,
+    pub source: BulkSource,
+    /// Bare names; when empty, every file that matches `filter` and `cause`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// Only files discarded (or, for retry/stuck, created) at least this many days ago.
+    #[serde(default)]
+    pub older_than_days: Option<u32>,
+}
+
+/// `POST /api/v1/bulk/preview`, and `GET /api/v1/bulk/select`: the exact set and what acting
+/// on it would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkPreview {
+    pub action: BulkAction,
+    pub source: BulkSource,
+    pub files: u64,
+    pub messages: u64,
+    /// Causes involved, largest first: (id, cause, files).
+    pub causes: Vec<CauseCount>,
+    /// Where the files go (`retry/`, `discarded/`, "deleted").
+    pub destination: String,
+    /// What happens next, and if the cause is not fixed.
+    pub consequence: String,
+    /// Names the operator asked for that are not there (named selections only).
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// The exact set: send it back unchanged to act.
+    pub set: Vec<SetEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseCount {
+    pub id: String,
+    pub cause: String,
+    pub files: u64,
+}
+
+/// `POST /api/v1/bulk/action`: act on exactly this set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkRequest {
+    pub action: BulkAction,
+    pub source: BulkSource,
+    pub set: Vec<SetEntry>,
+    /// The operator's note, kept in each `.reason` (discard only).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BulkResult {
+    pub id: u64,
+    pub action: String,
+    pub total: u64,
+    /// Files acted on.
+    pub done: u64,
+    /// Messages in the files acted on.
+    pub messages: u64,
+    /// Skipped because the file changed since the preview (another version).
+    pub changed: Vec<String>,
+    /// Skipped because the file is gone (committed, deleted).
+    pub vanished: Vec<String>,
+    /// Skipped because it was already moved where this action would move it.
+    pub already_moved: Vec<String>,
+    /// Failed (I/O): the file stays where it was.
+    pub failed: Vec<String>,
+    pub outcome: String,
+}
+
+impl BulkResult {
+    pub fn skipped(&self) -> u64 {
+        (self.changed.len() + self.vanished.len() + self.already_moved.len() + self.failed.len()) as u64
+    }
 }

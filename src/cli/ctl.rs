@@ -1,8 +1,11 @@
-//! `statmgr status`, `retry ls|requeue`, `pause`, `resume`, `flush`, `resync`: one call each
+//! `statmgr status`, `retry ls|groups|requeue|discard|restore|purge`, `pause`, `resume`, `flush`, `resync`: one call each
 //! to a running processor's API, for operators and scripts. Exit codes: 0 done, 1 refused
 //! or failed (with the server's message), 2 usage, 3 no processor reachable.
 
 mod render;
+mod triage;
+
+pub use triage::{BulkArgs, GroupsArgs, PurgeArgs, RestoreArgs};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -14,7 +17,7 @@ use crate::api::wire::{FileQuery, MAX_PAGE};
 use crate::cli::RootArg;
 
 /// How long one call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Files and batches shown by the human `status`.
 const STATUS_ROWS: u64 = 5;
 
@@ -50,8 +53,16 @@ pub struct RetryArgs {
 pub enum RetryCommand {
     /// List the retry files (or, with --stuck, the stuck ones).
     Ls(LsArgs),
-    /// Make a retry file due now, or move a stuck file back to retry/.
-    Requeue(RequeueArgs),
+    /// Group the retry (or stuck) files by cause.
+    Groups(GroupsArgs),
+    /// Make retry files due now, or move stuck files back to retry/: NAME... or --all.
+    Requeue(BulkArgs),
+    /// Move retry or stuck files to discarded/ (never deleted), with a .reason each.
+    Discard(BulkArgs),
+    /// Move files from discarded/ back to retry/.
+    Restore(RestoreArgs),
+    /// Delete files from discarded/ (the only deletion): --discarded --older-than DAYS.
+    Purge(PurgeArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -72,17 +83,6 @@ pub struct LsArgs {
     pub limit: u64,
 }
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct RequeueArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-    /// The file's bare name, as `statmgr retry ls` shows it
-    pub name: String,
-    /// The attempt count you saw: refused if the file changed since
-    #[arg(long, value_name = "N")]
-    pub attempts: Option<u32>,
-}
-
 impl ConnectArgs {
     fn target(&self, with_token: bool) -> Result<Target, ClientError> {
         match &self.url {
@@ -100,7 +100,7 @@ impl ConnectArgs {
 }
 
 /// Text from the processor, safe for a terminal.
-fn safe(text: &str) -> String {
+pub(crate) fn safe(text: &str) -> String {
     crate::message::escape_text(text)
 }
 
@@ -130,6 +130,15 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<(), ClientError>>,
 {
+    run_timeout(connect, with_token, CALL_TIMEOUT, call)
+}
+
+/// `run` with another timeout per call.
+fn run_timeout<F, Fut>(connect: &ConnectArgs, with_token: bool, timeout: Duration, call: F) -> ExitCode
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<(), ClientError>>,
+{
     let target = match connect.target(with_token) {
         Ok(t) => t,
         Err(e) => return exit_for(e),
@@ -141,13 +150,13 @@ where
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(call(Client::new(target, CALL_TIMEOUT))) {
+    match runtime.block_on(call(Client::new(target, timeout))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit_for(e),
     }
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), ClientError> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), ClientError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| ClientError::Other(format!("cannot print the answer as JSON: {e}")))?;
     println!("{text}");
@@ -177,11 +186,11 @@ pub fn status(args: StatusArgs) -> ExitCode {
 pub fn retry(args: RetryArgs) -> ExitCode {
     match args.command {
         RetryCommand::Ls(ls) => list(ls),
-        RetryCommand::Requeue(rq) => run(&rq.connect, true, |client| async move {
-            let done = client.requeue(&rq.name, rq.attempts).await?;
-            println!("{}: {}", done.action, safe(&done.outcome));
-            Ok(())
-        }),
+        RetryCommand::Groups(g) => triage::groups(g),
+        RetryCommand::Requeue(b) => triage::requeue_or_discard(crate::api::wire::BulkAction::Requeue, b),
+        RetryCommand::Discard(b) => triage::requeue_or_discard(crate::api::wire::BulkAction::Discard, b),
+        RetryCommand::Restore(r) => triage::restore(r),
+        RetryCommand::Purge(p) => triage::purge(p),
     }
 }
 

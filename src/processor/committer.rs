@@ -22,6 +22,7 @@ use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::store::BatchSource;
+use crate::processor::bulk::{BulkContext, BulkQueue};
 use unlink::Unlinker;
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
@@ -52,6 +53,8 @@ pub struct Committer {
     pub db_max: Arc<AtomicI64>,
     schedule: RetrySchedule,
     stuck_names: HashSet<String>,
+    discarded_names: HashSet<String>,
+    bulk: BulkQueue,
     batch: Vec<Message>,
     parts: Vec<(u64, usize)>,
     opened: Option<Instant>,
@@ -81,6 +84,8 @@ impl Committer {
             db_max,
             schedule: RetrySchedule::default(),
             stuck_names: HashSet::new(),
+            discarded_names: HashSet::new(),
+            bulk: BulkQueue::default(),
             batch: Vec::new(),
             parts: Vec::new(),
             opened: None,
@@ -118,6 +123,7 @@ impl Committer {
                 self.commit_open(BatchSource::Inbox);
             }
             self.run_due_retries();
+            self.run_bulk();
             let now = Instant::now();
             if now - last_housekeeping >= HOUSEKEEPING {
                 last_housekeeping = now;
@@ -139,6 +145,9 @@ impl Committer {
     }
 
     fn next_wakeup(&self) -> Instant {
+        if self.bulk.is_active() {
+            return Instant::now();
+        }
         let mut at = Instant::now() + HOUSEKEEPING;
         if let Some(opened) = self.opened {
             at = at.min(opened + self.config().batch_age);
@@ -253,6 +262,22 @@ impl Committer {
         }
     }
 
+    /// One slice of the running bulk action, if any.
+    fn run_bulk(&mut self) {
+        if !self.bulk.is_active() {
+            return;
+        }
+        let dirs = self.settler.dirs.clone();
+        let telemetry = self.settler.telemetry.clone();
+        let mut ctx = BulkContext {
+            dirs: &dirs,
+            telemetry: &telemetry,
+            schedule: &mut self.schedule,
+            stuck_names: &mut self.stuck_names,
+        };
+        self.bulk.step(&mut ctx, crate::processor::bulk::SLICE);
+    }
+
     /// One attempt at a retry file.
     fn retry_one(&mut self, name: &str) {
         let dirs = self.settler.dirs.clone();
@@ -298,6 +323,11 @@ impl Committer {
             .error
             .unwrap_or_else(|| "could not write to stuck/".into());
         let now = std::time::SystemTime::now();
+        if header.attempts >= self.config().max_attempts {
+            // Only an operator's requeue (a rename back from stuck/) leaves such a file in
+            // retry/: it gets a fresh set of attempts.
+            header.attempts = 0;
+        }
         header.failed(&error, now);
         header.messages = rest.len() as u64;
         let t = self.settler.telemetry.clone();
@@ -380,6 +410,7 @@ impl Committer {
             }
             Err(e) => tracing::error!("cannot list {}: {e}", dirs.stuck.display()),
         }
+        crate::processor::bulk::sync_discarded(&dirs, &t, &mut self.discarded_names);
     }
 
     fn publish(&mut self) {
@@ -422,6 +453,11 @@ impl Committer {
             } => {
                 let _ = reply.send(self.requeue(&name, expected_attempts));
             }
+            Command::Bulk {
+                request,
+                origin,
+                reply,
+            } => self.bulk.push(request, origin, reply),
         }
     }
 
@@ -451,6 +487,7 @@ impl Committer {
             tracing::info!("draining: committing the open batch of {n} messages");
         }
         self.commit_open(BatchSource::Drain);
+        self.bulk.abandon(&self.settler.telemetry);
         self.publish();
         // Files handed over but not settled stay in the inbox for the next start.
         let left: Vec<u64> = self.pending.keys().copied().collect();

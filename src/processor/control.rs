@@ -5,29 +5,15 @@ use std::sync::Arc;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::api::wire::{ActionResult, EventKind, FileDetail, FileKind, FileQuery, ProcessorState, Snapshot};
+use crate::api::wire::{
+    ActionResult, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, EventKind,
+    FileDetail, FileKind, FileQuery, ProcessorState, SetEntry, Snapshot, MAX_BULK_FILES,
+};
+use crate::processor::fileops::ActionOrigin;
 use crate::processor::dirs::StateDir;
 use crate::processor::telemetry::Telemetry;
 
-/// Why a control request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
-    /// Not a bare file name (API: 400).
-    #[error("{0}")]
-    BadName(String),
-    /// No such retry or stuck file (API: 404).
-    #[error("{0}")]
-    NotFound(String),
-    /// The file changed since the client saw it (API: 409).
-    #[error("{0}")]
-    Stale(String),
-    /// The processor is shutting down or the committer is gone (API: 503).
-    #[error("{0}")]
-    Unavailable(String),
-    /// It was tried and failed (API: 500).
-    #[error("{0}")]
-    Failed(String),
-}
+pub use crate::processor::fileops::ControlError;
 
 pub type Reply = oneshot::Sender<Result<String, ControlError>>;
 
@@ -44,6 +30,12 @@ pub enum Command {
         name: String,
         expected_attempts: Option<u32>,
         reply: Reply,
+    },
+    /// Acts on exactly this set, in slices between batches.
+    Bulk {
+        request: BulkRequest,
+        origin: ActionOrigin,
+        reply: crate::processor::bulk::BulkReply,
     },
 }
 
@@ -84,7 +76,7 @@ impl Handle {
         offset: u64,
         limit: u64,
     ) -> Result<FileDetail, ControlError> {
-        crate::processor::retry::file_detail(&self.dirs, &self.telemetry, kind, name, offset, limit)
+        crate::processor::fileops::file_detail(&self.dirs, &self.telemetry, kind, name, offset, limit)
     }
 
     fn record(&self, action: &str, target: Option<&str>, origin: &str, outcome: &str) -> ActionResult {
@@ -193,5 +185,72 @@ impl Handle {
             reply,
         })
         .await
+    }
+
+    /// The snapshot with a page of `discarded/`.
+    pub fn snapshot_with(&self, retry: &FileQuery, stuck: &FileQuery, discarded: &FileQuery) -> Snapshot {
+        self.telemetry.snapshot_with(retry, stuck, discarded)
+    }
+
+    /// The files of one directory grouped by cause.
+    pub fn causes(&self, source: BulkSource, filter: Option<&str>) -> CauseList {
+        self.telemetry.causes(source, filter)
+    }
+
+    /// The exact set a selection names now, with its summary. `Err(n)`: more than
+    /// [`MAX_BULK_FILES`] files (n of them).
+    pub fn preview(&self, sel: &BulkSelection) -> Result<BulkPreview, usize> {
+        let (set, missing) = if sel.names.is_empty() {
+            let older = sel
+                .older_than_days
+                .map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
+            let set = self
+                .telemetry
+                .select(sel.source, sel.filter.as_deref(), sel.cause.as_deref(), older);
+            (set, Vec::new())
+        } else {
+            let mut set: Vec<SetEntry> = Vec::new();
+            let mut missing = Vec::new();
+            for name in &sel.names {
+                match self.telemetry.set_entry(sel.source, name) {
+                    Some(e) if !set.iter().any(|s| s.name == e.name) => set.push(e),
+                    Some(_) => {}
+                    None => missing.push(name.clone()),
+                }
+            }
+            (set, missing)
+        };
+        if set.len() > MAX_BULK_FILES {
+            return Err(set.len());
+        }
+        Ok(crate::api::preview::summarise(sel.action, sel.source, set, missing))
+    }
+
+    /// Runs a bulk action on exactly `request.set` and waits for its result. The committer
+    /// works on it in slices between batches; progress goes to the event stream.
+    pub async fn bulk(&self, request: BulkRequest, origin: ActionOrigin) -> Result<BulkResult, ControlError> {
+        if let Err(why) = crate::processor::bulk::check_applies(request.action, request.source) {
+            return Err(ControlError::BadName(why));
+        }
+        for entry in &request.set {
+            crate::processor::dirs::validate_file_name(&entry.name)
+                .map_err(|e| ControlError::BadName(e.to_string()))?;
+        }
+        let (tx, rx) = oneshot::channel();
+        let action = request.action;
+        self.commands
+            .send(Command::Bulk {
+                request,
+                origin: origin.clone(),
+                reply: tx,
+            })
+            .map_err(|_| ControlError::Unavailable("the processor is shutting down".into()))?;
+        let result = rx
+            .await
+            .map_err(|_| ControlError::Unavailable("the processor stopped before answering".into()))?;
+        if let Err(e) = &result {
+            self.record(&format!("bulk {}", action.as_str()), None, &origin.by, &format!("refused: {e}"));
+        }
+        result
     }
 }

@@ -1,43 +1,18 @@
-//! The operator's requeue: a stuck file goes back to `retry/`, due now; a retry file
-//! becomes due now. The version the operator saw (the attempt count) must still hold.
+//! The operator's requeue of one file: a stuck file goes back to `retry/` (one rename),
+//! due now; a retry file becomes due now. The version the operator saw (the attempt count)
+//! must still hold. A file in `retry/` whose attempts reached the maximum came back from
+//! `stuck/` this way: its next failure starts a fresh set of attempts (see the committer).
 
 use std::collections::HashSet;
-use std::fs;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crate::api::wire::FileKind;
-use crate::processor::control::ControlError;
-use crate::processor::dirs::{resolve_regular_file, sync_dir, unused_name, ResolveError};
+use crate::processor::dirs::sync_dir;
+use crate::processor::fileops::{check_attempts, move_file, read_error, resolve, ControlError};
 use crate::processor::retry::RetrySchedule;
-use crate::processor::retry_file::{self, ReadError};
+use crate::processor::retry_file;
 use crate::processor::telemetry::Telemetry;
 use crate::processor::StateDir;
-
-fn resolve(dir: &std::path::Path, name: &str) -> Result<Option<std::path::PathBuf>, ControlError> {
-    resolve_regular_file(dir, name).map_err(|e| match e {
-        ResolveError::BadName(b) => ControlError::BadName(b.to_string()),
-        ResolveError::NotRegular(why) => ControlError::BadName(why),
-        ResolveError::Io(e) => ControlError::Failed(e),
-    })
-}
-
-fn check_version(name: &str, expected: Option<u32>, actual: u32) -> Result<(), ControlError> {
-    match expected {
-        Some(seen) if seen != actual => Err(ControlError::Stale(format!(
-            "{name} changed since you saw it (attempts {seen}, now {actual}); look again and retry"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn read_error(name: &str, e: ReadError) -> ControlError {
-    match e {
-        ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            ControlError::NotFound(format!("{name} is gone (committed or moved)"))
-        }
-        e => ControlError::Failed(format!("{name}: {e}")),
-    }
-}
 
 pub fn requeue(
     dirs: &StateDir,
@@ -48,26 +23,13 @@ pub fn requeue(
     expected: Option<u32>,
 ) -> Result<String, ControlError> {
     if let Some(path) = resolve(&dirs.stuck, name)? {
-        let (mut header, msgs) = retry_file::read(&path).map_err(|e| read_error(name, e))?;
-        check_version(name, expected, header.attempts)?;
-        // A fresh set of attempts; the history stays so the operator sees what happened.
-        header.attempts = 0;
-        header.next_attempt_ms = 0;
-        let target = unused_name(&dirs.retry, name);
-        retry_file::write(&dirs.retry, &target, &header, &msgs)
-            .map_err(|e| ControlError::Failed(format!("cannot write {target} to retry/: {e}")))?;
-        // Both copies may exist for a moment after a crash: replaying both inserts nothing twice.
-        fs::remove_file(&path)
-            .and_then(|()| sync_dir(&dirs.stuck))
-            .map_err(|e| {
-                ControlError::Failed(format!("copied to retry/, but cannot remove stuck/{name}: {e}"))
-            })?;
-        stuck_names.remove(name);
-        telemetry.remove_file(FileKind::Stuck, name);
-        let mut entry = header.entry(&target, true);
-        entry.next_attempt = Some(std::time::SystemTime::now());
-        telemetry.upsert_file(FileKind::Retry, entry);
-        schedule.schedule(&target, Instant::now());
+        let header = retry_file::read_header(&path).map_err(|e| read_error(name, e))?;
+        check_attempts(name, expected, header.attempts)?;
+        let target = move_file(&dirs.stuck, name, &dirs.retry)
+            .and_then(|t| sync_dir(&dirs.retry).map(|()| t))
+            .and_then(|t| sync_dir(&dirs.stuck).map(|()| t))
+            .map_err(|e| ControlError::Failed(format!("cannot move {name} from stuck/ to retry/: {e}")))?;
+        adopt_requeued(telemetry, schedule, stuck_names, name, &target, &header);
         return Ok(format!(
             "moved {name} ({} messages) from stuck/ to retry/{target}, due now",
             header.messages
@@ -75,11 +37,8 @@ pub fn requeue(
     }
     if let Some(path) = resolve(&dirs.retry, name)? {
         let header = retry_file::read_header(&path).map_err(|e| read_error(name, e))?;
-        check_version(name, expected, header.attempts)?;
-        schedule.schedule(name, Instant::now());
-        let mut entry = header.entry(name, true);
-        entry.next_attempt = Some(std::time::SystemTime::now());
-        telemetry.upsert_file(FileKind::Retry, entry);
+        check_attempts(name, expected, header.attempts)?;
+        make_due(telemetry, schedule, name, &header);
         return Ok(format!(
             "retry file {name} ({} messages) is due now",
             header.messages
@@ -88,4 +47,31 @@ pub fn requeue(
     Err(ControlError::NotFound(format!(
         "no file {name:?} in retry/ or stuck/"
     )))
+}
+
+/// The committer's view after `stuck/name` was renamed to `retry/target`.
+pub fn adopt_requeued(
+    telemetry: &Telemetry,
+    schedule: &mut RetrySchedule,
+    stuck_names: &mut HashSet<String>,
+    name: &str,
+    target: &str,
+    header: &retry_file::RetryHeader,
+) {
+    stuck_names.remove(name);
+    telemetry.remove_file(FileKind::Stuck, name);
+    make_due(telemetry, schedule, target, header);
+}
+
+/// A retry file due now.
+pub fn make_due(
+    telemetry: &Telemetry,
+    schedule: &mut RetrySchedule,
+    name: &str,
+    header: &retry_file::RetryHeader,
+) {
+    schedule.schedule(name, Instant::now());
+    let mut entry = header.entry(name, true);
+    entry.next_attempt = Some(SystemTime::now());
+    telemetry.upsert_file(FileKind::Retry, entry);
 }

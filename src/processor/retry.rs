@@ -1,5 +1,5 @@
 //! The retry schedule: which retry files are due when (per-file exponential backoff with
-//! jitter on the monotonic clock), loading `retry/` and `stuck/` at start, and file detail.
+//! jitter on the monotonic clock), and loading `retry/` and `stuck/` at start.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -7,12 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 
-use crate::api::wire::{FileDetail, FileKind, MessagePage, MAX_PAGE};
-use crate::processor::control::ControlError;
+use crate::api::wire::FileKind;
 use crate::processor::corrupt;
 use crate::processor::dirs::{resolve_regular_file, ResolveError, StateDir};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
-use crate::processor::telemetry::{summary, Telemetry};
+use crate::processor::telemetry::Telemetry;
 
 /// Backoff before attempt `attempts + 1`: `min * 2^(attempts-1)`, capped at `max`, with
 /// ±20 % jitter so that files that failed together do not retry together.
@@ -132,62 +131,6 @@ pub fn sync_dir(
     }
     let gone = known.iter().filter(|n| !present.contains(*n)).cloned().collect();
     Ok((added, gone))
-}
-
-/// One retry or stuck file, read from disk, with a page of its messages.
-pub fn file_detail(
-    dirs: &StateDir,
-    telemetry: &Telemetry,
-    kind: FileKind,
-    name: &str,
-    offset: u64,
-    limit: u64,
-) -> Result<FileDetail, ControlError> {
-    let dir = match kind {
-        FileKind::Retry => &dirs.retry,
-        FileKind::Stuck => &dirs.stuck,
-    };
-    let path = match resolve_regular_file(dir, name) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return Err(ControlError::NotFound(format!(
-                "no file {name:?} in {}",
-                dir.display()
-            )))
-        }
-        Err(ResolveError::BadName(e)) => return Err(ControlError::BadName(e.to_string())),
-        Err(ResolveError::NotRegular(e)) => return Err(ControlError::BadName(e)),
-        Err(ResolveError::Io(e)) => return Err(ControlError::Failed(e)),
-    };
-    let (header, messages) = retry_file::read(&path).map_err(|e| match e {
-        ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            ControlError::NotFound(format!("{name:?} is gone (committed or moved)"))
-        }
-        e => ControlError::Failed(format!("{name:?}: {e}")),
-    })?;
-    let mut entry = header.entry(name, kind == FileKind::Retry);
-    if let Some(live) = telemetry.file(kind, name) {
-        // The schedule in memory is fresher than the header (a requeue makes it due now).
-        entry.next_attempt = live.next_attempt;
-    }
-    let limit = limit.min(MAX_PAGE);
-    let total = messages.len() as u64;
-    let items = messages
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
-    Ok(FileDetail {
-        kind,
-        summary: summary(&entry, SystemTime::now()),
-        history: header.history,
-        messages: MessagePage {
-            total,
-            offset,
-            limit,
-            items,
-        },
-    })
 }
 
 #[cfg(test)]

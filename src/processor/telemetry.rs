@@ -1,6 +1,6 @@
 //! The one state model every stage updates; the API reads snapshots and events from it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
@@ -8,9 +8,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
 use crate::api::wire::{
-    AllocatorInfo, BatchInfo, ConfigInfo, Counters, Event, EventKind, FileKind, FilePage, FileQuery,
-    FileSummary, InFlight, InboxStats, ProcessorState, Snapshot, SortKey, MAX_PAGE, SNAPSHOT_VERSION,
+    AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, Event, EventKind, FileKind,
+    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, SetEntry, Snapshot,
+    SNAPSHOT_VERSION,
 };
+use crate::processor::file_index::FileIndex;
 
 /// Recent batches kept for the snapshot.
 const RECENT_BATCHES: usize = 100;
@@ -38,11 +40,22 @@ struct Model {
     in_flight_messages: u64,
     in_flight_files: u64,
     in_flight_oldest: Option<Instant>,
-    retry: BTreeMap<String, FileEntry>,
-    stuck: BTreeMap<String, FileEntry>,
+    retry: FileIndex,
+    stuck: FileIndex,
+    discarded: FileIndex,
     batches: VecDeque<BatchInfo>,
     allocator: AllocatorInfo,
     counters: Counters,
+}
+
+impl Model {
+    fn index(&self, source: BulkSource) -> &FileIndex {
+        match source {
+            BulkSource::Retry => &self.retry,
+            BulkSource::Stuck => &self.stuck,
+            BulkSource::Discarded => &self.discarded,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -167,7 +180,7 @@ impl Telemetry {
             FileKind::Retry => &mut m.retry,
             FileKind::Stuck => &mut m.stuck,
         };
-        map.insert(entry.name.clone(), entry);
+        map.insert(entry, None);
     }
 
     pub fn remove_file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
@@ -181,8 +194,8 @@ impl Telemetry {
     pub fn file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
         let m = self.model();
         match kind {
-            FileKind::Retry => m.retry.get(name).cloned(),
-            FileKind::Stuck => m.stuck.get(name).cloned(),
+            FileKind::Retry => m.retry.get(name).map(|f| f.entry.clone()),
+            FileKind::Stuck => m.stuck.get(name).map(|f| f.entry.clone()),
         }
     }
 
@@ -192,6 +205,47 @@ impl Telemetry {
             FileKind::Retry => m.retry.len(),
             FileKind::Stuck => m.stuck.len(),
         }
+    }
+
+    /// A file set aside in `discarded/`, and when.
+    pub fn upsert_discarded(&self, entry: FileEntry, at: SystemTime) {
+        self.model().discarded.insert(entry, Some(at));
+    }
+
+    pub fn remove_discarded(&self, name: &str) -> Option<FileEntry> {
+        self.model().discarded.remove(name)
+    }
+
+    /// Files and messages in `discarded/`.
+    pub fn discarded_totals(&self) -> (u64, u64) {
+        let m = self.model();
+        (m.discarded.len() as u64, m.discarded.messages())
+    }
+
+    /// The files of one directory grouped by cause (`filter`: substring or `cause:ID`).
+    pub fn causes(&self, source: BulkSource, filter: Option<&str>) -> CauseList {
+        let now = SystemTime::now();
+        let m = self.model();
+        m.index(source).causes(filter, now)
+    }
+
+    /// Every file of one directory matching the selection, as an exact set.
+    pub fn select(
+        &self,
+        source: BulkSource,
+        filter: Option<&str>,
+        cause: Option<&str>,
+        older_than: Option<std::time::Duration>,
+    ) -> Vec<SetEntry> {
+        let now = SystemTime::now();
+        let m = self.model();
+        m.index(source).select(filter, cause, older_than, now)
+    }
+
+    /// The set entry of one named file, if the processor knows it.
+    pub fn set_entry(&self, source: BulkSource, name: &str) -> Option<SetEntry> {
+        let m = self.model();
+        m.index(source).get(name).map(|f| f.set_entry())
     }
 
     /// Appends an event to the ring and wakes every stream.
@@ -236,6 +290,20 @@ impl Telemetry {
     }
 
     pub fn snapshot(&self, retry_query: &FileQuery, stuck_query: &FileQuery) -> Snapshot {
+        let totals_only = FileQuery {
+            limit: 0,
+            ..FileQuery::default()
+        };
+        self.snapshot_with(retry_query, stuck_query, &totals_only)
+    }
+
+    /// The snapshot with a page of `discarded/` as well.
+    pub fn snapshot_with(
+        &self,
+        retry_query: &FileQuery,
+        stuck_query: &FileQuery,
+        discarded_query: &FileQuery,
+    ) -> Snapshot {
         let now = SystemTime::now();
         let last_event_id = self.last_event_id();
         let m = self.model();
@@ -259,8 +327,9 @@ impl Telemetry {
                     .map(|t| t.elapsed().as_secs_f64())
                     .unwrap_or(0.0),
             },
-            retry: page(&m.retry, retry_query, now),
-            stuck: page(&m.stuck, stuck_query, now),
+            retry: m.retry.page(retry_query, now),
+            stuck: m.stuck.page(stuck_query, now),
+            discarded: m.discarded.page(discarded_query, now),
             batches: m.batches.iter().cloned().collect(),
             allocator: m.allocator.clone(),
             counters: m.counters.clone(),
@@ -280,67 +349,6 @@ pub fn summary(entry: &FileEntry, now: SystemTime) -> FileSummary {
         last_error: entry.last_error.clone(),
         age_s: age_s(now, entry.created),
         created: rfc3339(entry.created),
-    }
-}
-
-fn page(files: &BTreeMap<String, FileEntry>, q: &FileQuery, now: SystemTime) -> FilePage {
-    let needle = q
-        .filter
-        .as_deref()
-        .map(str::to_lowercase)
-        .filter(|s| !s.is_empty());
-    let matches = |e: &FileEntry| match &needle {
-        None => true,
-        Some(n) => e.name.to_lowercase().contains(n) || e.last_error.to_lowercase().contains(n),
-    };
-    let limit = q.limit.min(MAX_PAGE) as usize;
-    let offset = q.offset as usize;
-    let mut total = 0u64;
-    let selected: Vec<&FileEntry> = if q.sort == SortKey::Name {
-        // The map is already in name order: no sort, no copy of the whole list.
-        let mut out = Vec::with_capacity(limit);
-        let mut iter: Box<dyn Iterator<Item = &FileEntry>> = if q.desc {
-            Box::new(files.values().rev())
-        } else {
-            Box::new(files.values())
-        };
-        for e in iter.by_ref() {
-            if matches(e) {
-                if total as usize >= offset && out.len() < limit {
-                    out.push(e);
-                }
-                total += 1;
-            }
-        }
-        out
-    } else {
-        let mut all: Vec<&FileEntry> = files.values().filter(|e| matches(e)).collect();
-        total = all.len() as u64;
-        let key = q.sort;
-        all.sort_by(|a, b| {
-            let ord = match key {
-                SortKey::Name => a.name.cmp(&b.name),
-                SortKey::Age => b.created.cmp(&a.created),
-                SortKey::Messages => a.messages.cmp(&b.messages),
-                SortKey::Attempts => a.attempts.cmp(&b.attempts),
-                SortKey::NextAttempt => a.next_attempt.cmp(&b.next_attempt),
-                SortKey::Error => a.last_error.cmp(&b.last_error),
-            }
-            .then_with(|| a.name.cmp(&b.name));
-            if q.desc {
-                ord.reverse()
-            } else {
-                ord
-            }
-        });
-        all.into_iter().skip(offset).take(limit).collect()
-    };
-    FilePage {
-        total,
-        total_unfiltered: files.len() as u64,
-        offset: q.offset,
-        limit: limit as u64,
-        files: selected.into_iter().map(|e| summary(e, now)).collect(),
     }
 }
 

@@ -190,6 +190,22 @@ pub fn describe(kind: &EventKind) -> (Tone, String) {
             )
         }
         EventKind::Warning { message } => (Tone::Warn, format!("warning: {message}")),
+        EventKind::BulkProgress {
+            id,
+            action,
+            done,
+            total,
+            skipped,
+        } => (
+            Tone::Operator,
+            format!(
+                "bulk {} #{id}: {} of {} done, {} skipped",
+                action.as_str(),
+                count(*done),
+                count(*total),
+                count(*skipped)
+            ),
+        ),
         EventKind::Resync { oldest_available } => (
             Tone::Warn,
             format!("events missed (oldest kept #{oldest_available}): snapshot refetched"),

@@ -122,6 +122,19 @@ impl Collector for TelemetryCollector {
             "Files in stuck/",
             t.file_count(FileKind::Stuck) as f64,
         )?;
+        let (discarded_files, discarded_messages) = t.discarded_totals();
+        gauge(
+            e,
+            "statmgr_discarded_files",
+            "Files an operator set aside in discarded/",
+            discarded_files as f64,
+        )?;
+        gauge(
+            e,
+            "statmgr_discarded_messages",
+            "Messages in the files of discarded/",
+            discarded_messages as f64,
+        )?;
         let a = &s.allocator;
         gauge(
             e,

@@ -18,7 +18,7 @@ use super::auth::{bearer_token, constant_time_eq, HostPolicy};
 use super::failure::ApiFailure;
 use super::metrics::{self, Metrics};
 use super::sse;
-use crate::api::query::{parse_message_page, parse_snapshot_query};
+use crate::api::query::{parse_message_page, parse_snapshot_queries};
 use crate::api::wire::{
     ActionResult, EventKind, FileDetail, FileKind, ProcessorState, RequeueRequest, Snapshot,
 };
@@ -39,7 +39,7 @@ pub struct Shared {
 }
 
 type AppState = Arc<Shared>;
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+pub(super) type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type ApiResult<T> = Result<Json<T>, ApiFailure>;
 
 pub fn router(state: AppState) -> Router {
@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/flush", post(flush))
         .route("/api/v1/resync", post(resync))
         .route("/api/v1/retry/{name}/requeue", post(requeue))
+        .route("/api/v1/causes", get(super::bulk::causes))
+        .route("/api/v1/bulk/select", get(super::bulk::select))
+        .route("/api/v1/bulk/preview", post(super::bulk::preview))
+        .route("/api/v1/bulk/action", post(super::bulk::action))
         .route("/metrics", get(prometheus))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
@@ -79,7 +83,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiFailure {
     )
 }
 
-fn query_pairs(pairs: Pairs) -> Result<Vec<(String, String)>, ApiFailure> {
+pub(super) fn query_pairs(pairs: Pairs) -> Result<Vec<(String, String)>, ApiFailure> {
     pairs
         .map(|Query(p)| p)
         .map_err(|e| ApiFailure::bad_request(format!("bad query string: {}", e.body_text())))
@@ -93,8 +97,8 @@ fn file_name(path: Result<Path<String>, PathRejection>) -> Result<String, ApiFai
 }
 
 async fn snapshot(State(s): State<AppState>, pairs: Pairs) -> ApiResult<Snapshot> {
-    let (retry, stuck) = parse_snapshot_query(&query_pairs(pairs)?).map_err(ApiFailure::bad_request)?;
-    Ok(Json(s.handle.snapshot(&retry, &stuck)))
+    let q = parse_snapshot_queries(&query_pairs(pairs)?).map_err(ApiFailure::bad_request)?;
+    Ok(Json(s.handle.snapshot_with(&q.retry, &q.stuck, &q.discarded)))
 }
 
 async fn retry_detail(
@@ -203,7 +207,7 @@ async fn prometheus(State(s): State<AppState>) -> Result<Response, ApiFailure> {
 
 impl Shared {
     /// Token (401), then a writable server (403), then a processor that is not stopping (503).
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
+    pub(super) fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiFailure> {
         let unauthorized = |m: &str| ApiFailure::new(StatusCode::UNAUTHORIZED, m);
         let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
             unauthorized(
