@@ -224,12 +224,15 @@ impl Settler {
         format!("{stamp}-{:06}-{}{tag}.batch", self.seq, std::process::id())
     }
 
-    /// Writes isolated poison messages to `stuck/`, one file each. Returns the ones that
+    /// Writes isolated poison messages to `stuck/`, one file each (`poison-<uid hash>.batch`). Returns the ones that
     /// could not be written (they must stay where they were).
     pub fn write_poison(&mut self, poison: Vec<(Message, String)>) -> Vec<Message> {
         let mut failed = Vec::new();
         for (msg, error) in poison {
-            let name = self.new_file_name("-poison");
+            // Named by the message's uid, so that a retry file replayed after a crash (the
+            // poison written, the retry file not yet removed) rewrites the same stuck file
+            // instead of making a second copy.
+            let name = poison_file_name(&msg.uid);
             let now = SystemTime::now();
             let mut header = RetryHeader::new(1, &error, now);
             header.failed(&error, now);
@@ -287,4 +290,11 @@ impl Settler {
             }
         }
     }
+}
+
+/// The stuck file of one isolated poison message: the same for the same uid.
+pub fn poison_file_name(uid: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(uid.as_bytes());
+    format!("poison-{}.batch", hex::encode(&digest[..10]))
 }
