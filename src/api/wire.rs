@@ -322,6 +322,9 @@ pub enum SortKey {
     Error,
 }
 
+/// A file-list filter of this form selects the files of one cause (`cause:ID`).
+pub const CAUSE_FILTER_PREFIX: &str = "cause:";
+
 /// Largest set one bulk action (or preview) may name: more is refused with 413.
 pub const MAX_BULK_FILES: usize = 100_000;
 
@@ -407,9 +410,9 @@ pub struct SetEntry {
     pub version: String,
     #[serde(default)]
     pub messages: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cause_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cause: String,
 }
 
@@ -460,7 +463,7 @@ pub struct CauseCount {
 }
 
 /// `POST /api/v1/bulk/action`: act on exactly this set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkRequest {
     pub action: BulkAction,
     pub source: BulkSource,

@@ -10,8 +10,7 @@ use crate::api::wire::{CauseGroup, CauseList, FilePage, FileQuery, FileSummary, 
 use crate::cause::{cause_id, normalise};
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
-/// A filter of this form selects the files of one cause (`cause:ID`).
-pub const CAUSE_PREFIX: &str = "cause:";
+pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
 #[derive(Debug, Clone)]
 pub struct IndexedFile {

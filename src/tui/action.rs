@@ -1,7 +1,10 @@
 //! Everything that can happen to the console (a key, a resize, a tick, an API update), and
 //! the commands the reducer asks the API task to carry out.
 
-use crate::api::wire::{ActionResult, Event, FileDetail, FileKind, FileQuery, Snapshot};
+use crate::api::wire::{
+    ActionResult, BulkPreview, BulkRequest, BulkResult, CauseList, Event, FileDetail, FileKind, FileQuery,
+    Snapshot,
+};
 use crate::tui::keymap::Key;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +56,20 @@ pub enum ApiUpdate {
         name: String,
         result: Result<Box<FileDetail>, String>,
     },
+    /// The files of a list grouped by cause.
+    Causes {
+        kind: FileKind,
+        result: Result<Box<CauseList>, String>,
+    },
+    /// Every file of a filter or cause, for marking (the server's selection).
+    Selected {
+        kind: FileKind,
+        result: Result<Box<BulkPreview>, String>,
+    },
+    /// The result of a bulk action.
+    BulkDone {
+        result: Result<Box<BulkResult>, ActionFailure>,
+    },
     /// The outcome of a command: the server's answer or its refusal.
     ActionDone {
         label: String,
@@ -88,6 +105,18 @@ pub enum Command {
     },
     /// `statmgr demo` only: messages per second for its generator (not an API call).
     SetDemoRate(u64),
+    /// The groups of a list by cause (`filter` as the list has it).
+    FetchCauses {
+        kind: FileKind,
+        filter: Option<String>,
+    },
+    /// Every file matching `filter` (a substring or `cause:ID`), to mark them all.
+    SelectAll {
+        kind: FileKind,
+        filter: Option<String>,
+    },
+    /// A bulk action on exactly this set; runs beside the other commands.
+    Bulk(Box<BulkRequest>),
 }
 
 impl Command {
@@ -101,6 +130,9 @@ impl Command {
             Command::Requeue { name, .. } => format!("requeue {name}"),
             Command::FetchDetail { name, .. } => format!("detail {name}"),
             Command::SetDemoRate(_) => "demo rate".into(),
+            Command::FetchCauses { .. } => "causes".into(),
+            Command::SelectAll { .. } => "mark all".into(),
+            Command::Bulk(r) => format!("bulk {}", r.action.as_str()),
         }
     }
 }

@@ -12,8 +12,12 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{Client, ClientError, Target};
-use crate::api::wire::{EventKind, FileQuery, Snapshot};
+use crate::api::wire::{BulkAction, BulkSelection, EventKind, FileQuery, Snapshot};
 use crate::tui::action::{Action, ActionFailure, ApiUpdate, Command};
+use crate::tui::triage::source_of;
+
+/// A bulk action of 100,000 files takes tens of seconds on the server.
+const BULK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub const REFRESH: Duration = Duration::from_secs(1);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -287,6 +291,42 @@ pub async fn execute(
                     result: result.map(Box::new).map_err(|e| e.to_string()),
                 }
             }
+            Command::FetchCauses { kind, filter } => {
+                let result = c.causes(source_of(kind), filter.as_deref()).await;
+                ApiUpdate::Causes {
+                    kind,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            Command::SelectAll { kind, filter } => {
+                let selection = BulkSelection {
+                    action: BulkAction::Requeue,
+                    source: source_of(kind),
+                    names: Vec::new(),
+                    filter,
+                    cause: None,
+                    older_than_days: None,
+                };
+                let result = c.select(&selection).await;
+                ApiUpdate::Selected {
+                    kind,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            Command::Bulk(request) => {
+                // Beside the other commands: a bulk action takes seconds, the console goes on.
+                let long = Client::new(c.target().clone(), BULK_TIMEOUT);
+                let (updates, refresh) = (updates.clone(), refresh_now.clone());
+                tokio::spawn(async move {
+                    let result = long.bulk_action(&request).await;
+                    refresh.notify_one();
+                    let update = ApiUpdate::BulkDone {
+                        result: result.map(Box::new).map_err(failure),
+                    };
+                    let _ = updates.send(Action::Processor { processor, update }).await;
+                });
+                continue;
+            }
             other => {
                 let label = other.label();
                 let result = match other {
@@ -295,7 +335,11 @@ pub async fn execute(
                     Command::Flush => c.flush().await,
                     Command::Resync => c.resync().await,
                     Command::Requeue { name, attempts } => c.requeue(&name, Some(attempts)).await,
-                    Command::FetchDetail { .. } | Command::SetDemoRate(_) => continue,
+                    Command::FetchDetail { .. }
+                    | Command::SetDemoRate(_)
+                    | Command::FetchCauses { .. }
+                    | Command::SelectAll { .. }
+                    | Command::Bulk(_) => continue,
                 };
                 refresh_now.notify_one();
                 ApiUpdate::ActionDone {

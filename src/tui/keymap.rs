@@ -67,13 +67,16 @@ pub enum Context {
     Help,
     /// The fleet screen: one row per processor.
     Fleet,
+    /// Typing the note of a discard, in its confirmation.
+    Note,
 }
 
 impl Context {
-    pub const ALL: [Context; 6] = [
+    pub const ALL: [Context; 7] = [
         Context::Main,
         Context::Detail,
         Context::Confirm,
+        Context::Note,
         Context::Filter,
         Context::Help,
         Context::Fleet,
@@ -98,6 +101,7 @@ impl Context {
             Context::Filter => "Typing a filter",
             Context::Help => "This help",
             Context::Fleet => "Fleet (Esc on a dashboard comes back here)",
+            Context::Note => "Discarding (type a note for the .reason)",
         }
     }
 }
@@ -143,6 +147,12 @@ pub enum KeyCommand {
     FilterApply,
     FilterCancel,
     FilterErase,
+    Causes,
+    Mark,
+    MarkAll,
+    ClearMarks,
+    Preview,
+    Discard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +189,7 @@ const fn bind(
     }
 }
 
-use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M};
+use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Note as N};
 use Key::*;
 use KeyCommand as K;
 
@@ -205,6 +215,12 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
     bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
     bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", Some("resync"), true),
+    bind(M, &[Char('c')], "c", K::Causes, "group the files by cause (Enter: that cause's files)", Some("causes"), false),
+    bind(M, &[Char(' ')], "Space", K::Mark, "mark / unmark the selected file (on a cause: all its files)", None, false),
+    bind(M, &[Char('a')], "a", K::MarkAll, "mark every file of the filter or cause (all pages, on the server)", None, false),
+    bind(M, &[Char('u')], "u", K::ClearMarks, "clear the marks", None, false),
+    bind(M, &[Char('v')], "v", K::Preview, "preview a requeue of the marked files (changes nothing)", None, false),
+    bind(M, &[Char('d')], "d", K::Discard, "discard the marked (or selected) files to discarded/ (asks first)", None, true),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
@@ -220,6 +236,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(D, &[Char('q')], "q", K::Quit, "quit", None, false),
     bind(C, &[Char('y'), Enter], "y Enter", K::Yes, "do it", None, false),
     bind(C, &[Char('n'), Esc], "n Esc", K::No, "cancel", None, false),
+    bind(N, &[Enter], "Enter", K::Yes, "discard them", None, false),
+    bind(N, &[Esc], "Esc", K::No, "cancel", None, false),
+    bind(N, &[Backspace], "Backspace", K::FilterErase, "delete a character of the note (other keys type)", None, false),
     bind(F, &[Enter], "Enter", K::FilterApply, "keep the filter", None, false),
     bind(F, &[Esc], "Esc", K::FilterCancel, "cancel (previous filter)", None, false),
     bind(F, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),

@@ -14,6 +14,7 @@ pub mod sanitize;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod triage;
 pub mod view;
 
 use std::path::PathBuf;

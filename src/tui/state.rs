@@ -181,6 +181,14 @@ pub enum Confirm {
     Resync {
         allocator: AllocatorInfo,
     },
+    /// A bulk action on the marked files (or the selected one): the preview of exactly the
+    /// set it will carry. `read_only`: preview only (watch), `y` is refused.
+    Bulk {
+        preview: Box<crate::api::wire::BulkPreview>,
+        kind: FileKind,
+        note: String,
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +261,8 @@ pub struct State {
     pub screen: Screen,
     /// Set in `statmgr demo`.
     pub demo: Option<DemoInfo>,
+    /// Causes, marks and bulk progress.
+    pub triage: crate::tui::triage::Triage,
     pub quit: bool,
 }
 
@@ -282,6 +292,7 @@ impl State {
                 height: 24,
             },
             demo: None,
+            triage: crate::tui::triage::Triage::default(),
             quit: false,
         }
     }

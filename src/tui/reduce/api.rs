@@ -4,10 +4,14 @@
 use crate::api::wire::{BatchInfo, EventKind, FileQuery, Snapshot};
 use crate::tui::action::{ActionFailure, ApiUpdate, Command};
 use crate::tui::format;
-use crate::tui::reduce::files;
+use crate::tui::reduce::{files, triage};
 use crate::tui::state::{push_capped, Conn, History, Overlay, State, Tone, EVENT_TAIL, HISTORY};
 
 pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
+    if triage::on_update(state, &update) {
+        return Vec::new();
+    }
+    let after_snapshot = matches!(update, ApiUpdate::Snapshot { .. });
     match update {
         ApiUpdate::Connecting { endpoint } => state.endpoint = endpoint,
         ApiUpdate::Connected { endpoint } => connected(state, endpoint),
@@ -40,6 +44,10 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
             }
             Err(failure) => state.notify(Tone::Error, refusal(&label, &failure)),
         },
+        ApiUpdate::Causes { .. } | ApiUpdate::Selected { .. } | ApiUpdate::BulkDone { .. } => {}
+    }
+    if after_snapshot {
+        return triage::after_snapshot(state);
     }
     Vec::new()
 }
@@ -118,6 +126,7 @@ fn count_batch(history: &mut History, batch: &BatchInfo) {
 }
 
 fn on_event(state: &mut State, event: crate::api::wire::Event) {
+    triage::on_event(state, &event.kind);
     match &event.kind {
         EventKind::StateChanged { state: new } => {
             if let Some(s) = state.snapshot.as_mut() {

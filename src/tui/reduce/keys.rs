@@ -4,7 +4,7 @@ use crate::api::wire::ProcessorState;
 use crate::tui::action::Command;
 use crate::tui::keymap::{self, Binding, Context, Key, KeyCommand};
 use crate::tui::layout;
-use crate::tui::reduce::files;
+use crate::tui::reduce::{files, triage};
 use crate::tui::state::{Confirm, Detail, FilterEdit, Focus, Overlay, State, Tone, DETAIL_MESSAGES};
 
 pub fn context(state: &State) -> Context {
@@ -15,7 +15,14 @@ pub fn context(state: &State) -> Context {
         None => Context::Main,
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::Detail(_)) => Context::Detail,
-        Some(Overlay::Confirm(_)) => Context::Confirm,
+        Some(Overlay::Confirm(ref c)) => match c.as_ref() {
+            Confirm::Bulk {
+                preview,
+                read_only: false,
+                ..
+            } if preview.action == crate::api::wire::BulkAction::Discard => Context::Note,
+            _ => Context::Confirm,
+        },
     }
 }
 
@@ -29,6 +36,12 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Command> {
         Some(binding) => on_binding(state, binding),
         None if context == Context::Filter => {
             type_filter(state, key);
+            Vec::new()
+        }
+        None if context == Context::Note => {
+            if let Key::Char(c) = key {
+                triage::type_note(state, Some(c));
+            }
             Vec::new()
         }
         None => Vec::new(),
@@ -52,6 +65,11 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
         Context::Main => on_main(state, binding.command),
         Context::Detail => on_detail(state, binding.command),
         Context::Confirm => on_confirm(state, binding.command),
+        Context::Note if binding.command == KeyCommand::FilterErase => {
+            triage::type_note(state, None);
+            Vec::new()
+        }
+        Context::Note => on_confirm(state, binding.command),
         Context::Filter => on_filter(state, binding.command),
         Context::Help => on_help(state, binding.command),
         // The fleet screen's keys are the fleet reducer's; it passes p and f on as Main keys.
@@ -60,6 +78,9 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
 }
 
 fn on_main(state: &mut State, command: KeyCommand) -> Vec<Command> {
+    if let Some(commands) = triage::on_main(state, command) {
+        return commands;
+    }
     let rows = files::rows(state);
     let page = rows as i64;
     match command {
@@ -267,6 +288,7 @@ fn on_confirm(state: &mut State, command: KeyCommand) -> Vec<Command> {
             send(state, command, &pending)
         }
         (KeyCommand::Yes, Confirm::Resync { .. }) => send(state, Command::Resync, "resyncing the allocator…"),
+        (KeyCommand::Yes, bulk @ Confirm::Bulk { .. }) => triage::confirm_bulk(state, bulk),
         _ => {
             state.notify(Tone::Info, "cancelled: nothing was changed");
             Vec::new()

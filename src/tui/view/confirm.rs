@@ -27,6 +27,22 @@ pub fn draw(state: &State, c: &Confirm, theme: &Theme, frame: &mut Frame, area: 
             requeue(state, *kind, file, *max_attempts, inner_w, theme),
         ),
         Confirm::Resync { allocator } => (" Resync the key allocator? ", resync(allocator, inner_w, theme)),
+        Confirm::Bulk {
+            preview,
+            note,
+            read_only,
+            ..
+        } => {
+            let lines = bulk(preview, note, *read_only, inner_w, theme);
+            let title = if *read_only {
+                " Preview (read-only: nothing will change) "
+            } else if preview.action == crate::api::wire::BulkAction::Discard {
+                " Discard these files? (type a note, Enter) "
+            } else {
+                " Requeue these files? "
+            };
+            (title, lines)
+        }
     };
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
@@ -112,6 +128,34 @@ fn requeue(
     ])
     .chain(text::wrapped(&if_not_fixed, width, s.overlay, theme))
     .collect()
+}
+
+/// The preview of a bulk action: the same summary the server and the CLI give.
+fn bulk(
+    p: &crate::api::wire::BulkPreview,
+    note: &str,
+    read_only: bool,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let s = &theme.styles;
+    let mut lines: Vec<Line<'static>> = crate::api::preview::render(p, 5)
+        .iter()
+        .flat_map(|l| text::wrapped(l, width, s.overlay, theme))
+        .collect();
+    if p.action == crate::api::wire::BulkAction::Discard && !read_only {
+        let mut spans = vec![Span::styled("note      ", s.label)];
+        spans.extend(text::spans(note, width.saturating_sub(11), s.value, theme));
+        spans.push(Span::styled("█", s.key));
+        lines.push(Line::from(spans));
+    }
+    lines.push(text::line(
+        "Only these files, at the version shown, are acted on; any that changed since are skipped and reported.",
+        width,
+        s.muted,
+        theme,
+    ));
+    lines
 }
 
 fn resync(a: &crate::api::wire::AllocatorInfo, width: usize, theme: &Theme) -> Vec<Line<'static>> {

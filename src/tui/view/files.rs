@@ -49,8 +49,17 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         _ => block,
     };
+    let block = match super::causes::progress_line(state, theme) {
+        Some(gauge) => block.title_bottom(gauge.right_aligned()),
+        None => block,
+    };
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let cause_view = state.triage.causes_of == Some(list.kind) && state.focus.file_kind() == Some(list.kind);
+    if cause_view {
+        super::causes::draw_table(state, theme, frame, inner);
+        return;
+    }
     if list.page_matches() && list.total() == 0 {
         let what = match (list.kind, list.query.filter.is_some()) {
             (_, true) => "no file matches the filter (Esc clears it)",
@@ -144,7 +153,7 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
     let aged = state.snapshot_age_s();
     let rows: Vec<Row> = (list.top..list.top.saturating_add(rows_shown).min(list.total()))
         .map(|i| match list.row(i) {
-            Some(f) => file_row(f, &widths, aged, theme),
+            Some(f) => file_row(f, state.triage.marked.contains(list.kind, &f.name), &widths, aged, theme),
             None => Row::new([Cell::from(Span::styled("…", s.muted))]),
         })
         .collect();
@@ -164,7 +173,7 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
-fn file_row(f: &FileSummary, widths: &[usize], aged: f64, theme: &Theme) -> Row<'static> {
+fn file_row(f: &FileSummary, marked: bool, widths: &[usize], aged: f64, theme: &Theme) -> Row<'static> {
     let s = &theme.styles;
     let next = f.next_attempt_in_s.map(|n| n - aged);
     let attempts_style = if f.next_attempt_in_s.is_none() {
@@ -179,7 +188,11 @@ fn file_row(f: &FileSummary, widths: &[usize], aged: f64, theme: &Theme) -> Row<
     };
     // (text, style, right-aligned)
     let cells: [(String, Style, bool); 6] = [
-        (f.name.clone(), s.base, false),
+        (
+            if marked { format!("● {}", f.name) } else { f.name.clone() },
+            if marked { s.key } else { s.base },
+            false,
+        ),
         (format::age(f.age_s + aged), s.base, true),
         (format::count(f.messages), s.value, true),
         (f.attempts.to_string(), attempts_style, true),

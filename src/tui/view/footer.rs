@@ -28,7 +28,25 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .take(4)
             .collect()
     };
-    draw_line(state.current_notice(), &hints, theme, frame, area);
+    match state.triage.marked_line() {
+        // The selection stays in view as long as it exists; a fresh notice comes first.
+        Some(marked) if state.current_notice().is_none() => {
+            let notice = Notice {
+                text: marked,
+                tone: Tone::Info,
+                at_s: state.now_s,
+            };
+            draw_line(Some(&notice), &hints, theme, frame, area);
+        }
+        Some(marked) => {
+            let notice = state.current_notice().map(|n| Notice {
+                text: format!("{marked} · {}", n.text),
+                ..n.clone()
+            });
+            draw_line(notice.as_ref(), &hints, theme, frame, area);
+        }
+        None => draw_line(state.current_notice(), &hints, theme, frame, area),
+    }
 }
 
 /// The footer hints of a context, without the mutating keys when they are disabled.

@@ -3,6 +3,7 @@
 
 mod allocator;
 mod batches;
+mod causes;
 mod confirm;
 mod detail;
 mod events;
