@@ -40,6 +40,12 @@ fn prepared(context: Context) -> Console {
             c.key(Key::Char('?'));
             c.key(Key::Char('j'));
         }
+        Context::Note => {
+            c.key(Key::Tab); // the stuck list
+            c.key(Key::Char(' '));
+            c.key(Key::Char('d'));
+            c.keys("ab");
+        }
         Context::Fleet => unreachable!("the fleet screen is prepared by `fleet_prepared`"),
     }
     assert_eq!(context_of(&c), context);

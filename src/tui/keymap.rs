@@ -214,7 +214,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('p')], "p", K::PauseResume, "pause / resume intake", Some("pause"), true),
     bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
     bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
-    bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", Some("resync"), true),
+    bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", None, true),
     bind(M, &[Char('c')], "c", K::Causes, "group the files by cause (Enter: that cause's files)", Some("causes"), false),
     bind(M, &[Char(' ')], "Space", K::Mark, "mark / unmark the selected file (on a cause: all its files)", None, false),
     bind(M, &[Char('a')], "a", K::MarkAll, "mark every file of the filter or cause (all pages, on the server)", None, false),

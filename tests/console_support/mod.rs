@@ -141,6 +141,7 @@ pub fn snapshot() -> Snapshot {
             max_attempts: 20,
             read_only_api: false,
         },
+        discarded: FilePage::default(),
         last_event_id: 9000,
     }
 }

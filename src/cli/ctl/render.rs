@@ -240,6 +240,7 @@ mod tests {
             },
             counters: Counters::default(),
             config: ConfigInfo::default(),
+            discarded: FilePage::default(),
             last_event_id: 0,
         }
     }

@@ -11,7 +11,7 @@ use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::view::text;
 
-const FIXED: [(&str, usize); 5] = [("FILES", 8), ("MSGS", 8), ("OLDEST", 7), ("NEWEST", 7), ("TRY", 5)];
+const FIXED: [(&str, usize); 5] = [("FILES", 9), ("MSGS", 11), ("OLDEST", 7), ("NEWEST", 7), ("TRY", 5)];
 
 pub fn draw_table(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
