@@ -2,6 +2,8 @@
 //! correct hand-written loop) on this machine, in one run, and prints a Markdown report.
 //! `--quick` is a smoke run of a few seconds; see BENCHMARKS.md for what each figure means.
 
+#[path = "bench/api.rs"]
+mod api;
 #[path = "bench/backlog.rs"]
 mod backlog;
 #[path = "bench/child.rs"]
@@ -56,7 +58,7 @@ struct Args {
     /// Steady load, seconds
     #[arg(long)]
     seconds: Option<u64>,
-    /// Only these parts (comma-separated): raw, files, jsonl, steady, backlog, scaling
+    /// Only these parts (comma-separated): raw, files, jsonl, steady, backlog, scaling, api
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Record a CPU profile of every statmgr run into this directory (perf record -g)
@@ -256,7 +258,12 @@ fn main() -> Result<()> {
         batch_age_ms: args.batch_age,
         repeat,
     };
-    let text = report::render(&setup, &r, &machine);
+    let mut text = report::render(&setup, &r, &machine);
+    if wanted("api") {
+        eprintln!("API and console...");
+        let files = if args.quick { 2_000 } else { 100_000 };
+        text.push_str(&api::render(&api::run(dir, &bins[0].path, &flags, files, args.quick)?));
+    }
     println!("{text}");
     eprintln!("benchmark finished in {:.0} s", started.elapsed().as_secs_f64());
     if let Some(out) = &args.out {

@@ -254,7 +254,14 @@ impl Committer {
 
     fn run_due_retries(&mut self) {
         let started = Instant::now();
-        while started.elapsed() < RETRY_BUDGET {
+        // While a bulk action runs, retries and the action share the loop in equal slices
+        // (a requeue of 100,000 files makes them all due at once).
+        let budget = if self.bulk.is_active() {
+            crate::processor::bulk::SLICE
+        } else {
+            RETRY_BUDGET
+        };
+        while started.elapsed() < budget {
             let Some(name) = self.schedule.pop_due(Instant::now()) else {
                 break;
             };
