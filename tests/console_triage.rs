@@ -186,3 +186,15 @@ fn watch_marks_and_previews_but_every_action_is_refused() {
     assert!(c.key(Key::Char('y')).is_empty(), "y sends nothing in watch");
     assert!(c.text().contains("read-only"), "{}", c.text());
 }
+
+#[test]
+fn the_header_counts_discarded_files_while_there_are_any() {
+    let mut c = on_stuck(false);
+    assert!(!c.text().contains("discarded"));
+    let mut s = snapshot();
+    s.discarded.total_unfiltered = 1_234;
+    s.discarded.total = 1_234;
+    c.feed(s);
+    let text = c.text();
+    assert!(text.lines().next().unwrap().contains("discarded 1,234"), "{text}");
+}

@@ -35,6 +35,11 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     spans.extend(text::spans(&state.endpoint, endpoint_room, s.header, theme));
     spans.push(sep(theme));
     spans.extend(status(state, theme));
+    // Files set aside by an operator: shown while there are any (they wait for a decision).
+    if let Some(d) = state.snapshot.as_ref().map(|s| s.discarded.total_unfiltered).filter(|n| *n > 0) {
+        spans.push(sep(theme));
+        spans.push(Span::styled(format!("discarded {}", crate::tui::format::count(d)), s.header.patch(s.warn)));
+    }
     let left = Rect::new(area.x, area.y, area.width.saturating_sub(badge_width), 1);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(s.header), left);
     if state.is_read_only() {
