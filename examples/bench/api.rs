@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use statmgr::api::client::{Client, Target};
 use statmgr::api::query::{file_query_pairs, STUCK_PREFIX};
 use statmgr::api::wire::{BulkAction, BulkRequest, BulkSelection, BulkSource, FileQuery, SortKey};
@@ -179,8 +179,8 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     })?;
     let mut p = Processor::start(bin, &root, flags, &[])?;
     p.wait_ready()?;
-    p.wait_until("every retry file loaded", Duration::from_secs(120), Duration::from_millis(100), |_| {
-        status_total(&root).is_some_and(|n| n == files)
+    p.wait_until(Duration::from_millis(100), Duration::from_secs(120), "every retry file loaded", |_, _| {
+        Ok(status_total(&root).is_some_and(|n| n == files))
     })?;
     let target = Target::from_root(&root, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     let url = format!("{}/api/v1/snapshot", target.url);
@@ -227,8 +227,8 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     fs::create_dir_all(root.join("inbox"))?;
     let mut p = Processor::start(bin, &root, flags, &[])?;
     p.wait_ready()?;
-    p.wait_until("every stuck file loaded", Duration::from_secs(120), Duration::from_millis(100), |_| {
-        stuck_total(&root).is_some_and(|n| n == files)
+    p.wait_until(Duration::from_millis(100), Duration::from_secs(120), "every stuck file loaded", |_, _| {
+        Ok(stuck_total(&root).is_some_and(|n| n == files))
     })?;
     let target = Target::from_root(&root, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     let client = Client::new(target.clone(), Duration::from_secs(1800));
@@ -289,8 +289,8 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     let _ = load.join();
     let started = result?;
     let want = files + sent.load(Ordering::Relaxed);
-    let limit = Duration::from_secs(if quick { 120 } else { 900 });
-    let all = p.wait_until("every message committed", limit, Duration::from_millis(200), |c| c.messages >= want);
+    let limit = p.started.elapsed() + Duration::from_secs(if quick { 120 } else { 900 });
+    let all = p.wait_until(Duration::from_millis(200), limit, "every message committed", |_, c| Ok(c.messages >= want));
     r.committed_after_s = all.ok().map(|_| started.elapsed().as_secs_f64());
     r.peak_rss = p.peak_rss()?;
     p.stop()?;
