@@ -262,7 +262,13 @@ fn main() -> Result<()> {
     if wanted("api") {
         eprintln!("API and console...");
         let files = if args.quick { 2_000 } else { 100_000 };
-        text.push_str(&api::render(&api::run(dir, &bins[0].path, &flags, files, args.quick)?));
+        text.push_str(&api::render(&api::run(
+            dir,
+            &bins[0].path,
+            &flags,
+            files,
+            args.quick,
+        )?));
     }
     println!("{text}");
     eprintln!("benchmark finished in {:.0} s", started.elapsed().as_secs_f64());

@@ -131,9 +131,7 @@ fn mask_word(word: &str) -> String {
 fn looks_like_file(word: &str) -> bool {
     match word.rsplit_once('.') {
         Some((stem, ext)) => {
-            !stem.is_empty()
-                && (1..=8).contains(&ext.len())
-                && ext.chars().all(|c| c.is_ascii_alphabetic())
+            !stem.is_empty() && (1..=8).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphabetic())
         }
         None => false,
     }

@@ -4,7 +4,7 @@
 
 mod console_support;
 
-use console_support::{event, snapshot, stuck_file, page, Console};
+use console_support::{event, page, snapshot, stuck_file, Console};
 use statmgr::api::wire::{
     BulkAction, BulkPreview, BulkResult, BulkSource, CauseGroup, CauseList, EventKind, FileKind,
 };
@@ -23,7 +23,10 @@ fn on_stuck(read_only: bool) -> Console {
     let files = (0..4)
         .map(|i| {
             let why = if i < 3 { "site S09 closed" } else { "poison" };
-            stuck_file(i, &format!("message uid \"u{i}\" (record id {}): {TRIGGER}: {why}", 100 + i))
+            stuck_file(
+                i,
+                &format!("message uid \"u{i}\" (record id {}): {TRIGGER}: {why}", 100 + i),
+            )
         })
         .collect();
     s.stuck = page(files, 4);
@@ -47,7 +50,10 @@ fn causes() -> CauseList {
     CauseList {
         files: 100_003,
         messages: 1_700_051,
-        groups: vec![group("a1b2c3d4e5f6", "site S09 closed", 100_000), group("0f0e0d0c0b0a", "poison", 3)],
+        groups: vec![
+            group("a1b2c3d4e5f6", "site S09 closed", 100_000),
+            group("0f0e0d0c0b0a", "poison", 3),
+        ],
     }
 }
 
@@ -55,7 +61,13 @@ fn causes() -> CauseList {
 fn the_cause_view_is_computed_on_the_server_and_enter_shows_a_cause_s_files() {
     let mut c = on_stuck(false);
     let commands = c.key(Key::Char('c'));
-    assert_eq!(commands, [Command::FetchCauses { kind: FileKind::Stuck, filter: None }]);
+    assert_eq!(
+        commands,
+        [Command::FetchCauses {
+            kind: FileKind::Stuck,
+            filter: None
+        }]
+    );
     c.api(ApiUpdate::Causes {
         kind: FileKind::Stuck,
         result: Ok(Box::new(causes())),
@@ -68,7 +80,10 @@ fn the_cause_view_is_computed_on_the_server_and_enter_shows_a_cause_s_files() {
         retry_query: r,
         stuck_query: s,
     }));
-    assert!(again.contains(&Command::FetchCauses { kind: FileKind::Stuck, filter: None }));
+    assert!(again.contains(&Command::FetchCauses {
+        kind: FileKind::Stuck,
+        filter: None
+    }));
     c.key(Key::Char('j'));
     assert_eq!(c.state.triage.cause_selected, 1);
     c.key(Key::Enter);
@@ -84,7 +99,12 @@ fn space_marks_a_mark_all_asks_the_server_and_the_footer_counts() {
     assert_eq!(c.state.triage.marked.files(), 2);
     assert_eq!(c.state.stuck.selected, 2, "Space moves on to the next file");
     let messages = c.state.triage.marked.messages();
-    assert!(c.text().contains(&format!("2 files selected ({messages} messages)")), "{}", c.text());
+    assert!(
+        c.text()
+            .contains(&format!("2 files selected ({messages} messages)")),
+        "{}",
+        c.text()
+    );
     insta::assert_snapshot!(c.text());
     // On a cause, Space marks every file of it, all pages, through the server.
     c.key(Key::Char('c'));
@@ -95,11 +115,17 @@ fn space_marks_a_mark_all_asks_the_server_and_the_footer_counts() {
     let commands = c.key(Key::Char(' '));
     assert_eq!(
         commands,
-        [Command::SelectAll { kind: FileKind::Stuck, filter: Some("cause:a1b2c3d4e5f6".into()) }]
+        [Command::SelectAll {
+            kind: FileKind::Stuck,
+            filter: Some("cause:a1b2c3d4e5f6".into())
+        }]
     );
     let set: Vec<_> = (10..15).map(|i| entry_of(&stuck_file(i, "x"))).collect();
     let preview = statmgr::api::preview::summarise(BulkAction::Requeue, BulkSource::Stuck, set, Vec::new());
-    c.api(ApiUpdate::Selected { kind: FileKind::Stuck, result: Ok(Box::new(preview)) });
+    c.api(ApiUpdate::Selected {
+        kind: FileKind::Stuck,
+        result: Ok(Box::new(preview)),
+    });
     assert_eq!(c.state.triage.marked.files(), 7);
     c.key(Key::Char('u'));
     assert!(c.state.triage.marked.is_empty());
@@ -146,7 +172,10 @@ fn the_gauge_follows_progress_events_and_the_result_is_reported_by_reason() {
     };
     c.api(ApiUpdate::Event(Box::new(event(9100, progress(40_000)))));
     let text = c.text();
-    assert!(text.contains("bulk requeue ▕████████░░░░░░░░░░░░▏ 40,000/100,000, 12 skipped"), "{text}");
+    assert!(
+        text.contains("bulk requeue ▕████████░░░░░░░░░░░░▏ 40,000/100,000, 12 skipped"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
     // Keys still work while it runs.
     c.key(Key::Char('j'));
@@ -176,7 +205,10 @@ fn watch_marks_and_previews_but_every_action_is_refused() {
     let Some(Overlay::Confirm(confirm)) = c.state.overlay.as_ref() else {
         panic!("v previews")
     };
-    let Confirm::Bulk { preview, read_only, .. } = confirm.as_ref() else {
+    let Confirm::Bulk {
+        preview, read_only, ..
+    } = confirm.as_ref()
+    else {
         panic!()
     };
     assert!(*read_only);

@@ -13,7 +13,10 @@ fn put_stuck(root: &Path, name: &str, uid: u64, why: &str) {
     let dir = root.join("stuck");
     std::fs::create_dir_all(&dir).unwrap();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    let error = format!("message uid \"u-{uid}\" (record id {}): rejected by a database trigger: {why}", uid + 500);
+    let error = format!(
+        "message uid \"u-{uid}\" (record id {}): rejected by a database trigger: {why}",
+        uid + 500
+    );
     let header = serde_json::json!({
         "statmgr_retry": 1, "messages": 1, "attempts": 20, "last_error": error,
         "created_ms": now - 60_000, "next_attempt_ms": 0, "history": []

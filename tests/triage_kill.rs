@@ -63,7 +63,10 @@ fn all_uids() -> Vec<String> {
 /// Every message is in the database or in exactly one file of one directory.
 fn check_nothing_lost_or_doubled(root: &std::path::Path, context: &str) {
     assert_each_file_in_one_directory(root, context);
-    let mut held: Vec<String> = ["retry", "stuck", "discarded"].iter().flat_map(|d| uids_in(root, d)).collect();
+    let mut held: Vec<String> = ["retry", "stuck", "discarded"]
+        .iter()
+        .flat_map(|d| uids_in(root, d))
+        .collect();
     held.extend(uids(root));
     held.sort();
     held.dedup();
@@ -87,7 +90,9 @@ async fn kill_9_during_bulk_actions_leaves_every_file_in_one_directory() {
     let root = state_root(&tmp);
     let first = Proc::start(&root, FLAGS);
     wait_for(Duration::from_secs(20), "the schema", || {
-        db(&root).query_row("SELECT COUNT(*) FROM status_messages", [], |_| Ok(())).is_ok()
+        db(&root)
+            .query_row("SELECT COUNT(*) FROM status_messages", [], |_| Ok(()))
+            .is_ok()
     });
     first.stop(Duration::from_secs(20));
     // Odd uids are refused by a real trigger, so requeued files fail and go back to stuck/.
@@ -98,7 +103,13 @@ async fn kill_9_during_bulk_actions_leaves_every_file_in_one_directory() {
         )
         .unwrap();
     for i in 0..FILES {
-        put_batch_file(&root.join("stuck"), &format!("f{i:04}.batch"), i..i + 1, 2, "poison");
+        put_batch_file(
+            &root.join("stuck"),
+            &format!("f{i:04}.batch"),
+            i..i + 1,
+            2,
+            "poison",
+        );
     }
 
     for cycle in 0..cycles {
@@ -138,7 +149,10 @@ async fn kill_9_during_bulk_actions_leaves_every_file_in_one_directory() {
         if row_count(&root) == FILES {
             break;
         }
-        for (action, source) in [(BulkAction::Restore, BulkSource::Discarded), (BulkAction::Requeue, BulkSource::Stuck)] {
+        for (action, source) in [
+            (BulkAction::Restore, BulkSource::Discarded),
+            (BulkAction::Requeue, BulkSource::Stuck),
+        ] {
             if let Some(pv) = preview(&api, action, source).await {
                 if pv.files > 0 {
                     assert_eq!(act(&api, pv).await, Some(200), "seed {seed}");
@@ -147,9 +161,17 @@ async fn kill_9_during_bulk_actions_leaves_every_file_in_one_directory() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    wait_for(Duration::from_secs(30), "every message committed", || row_count(&root) == FILES);
-    wait_for(Duration::from_secs(10), "retry/ empty", || data_files(&root, "retry").is_empty());
-    assert_eq!(uids(&root), all_uids(), "seed {seed}: every message committed once");
+    wait_for(Duration::from_secs(30), "every message committed", || {
+        row_count(&root) == FILES
+    });
+    wait_for(Duration::from_secs(10), "retry/ empty", || {
+        data_files(&root, "retry").is_empty()
+    });
+    assert_eq!(
+        uids(&root),
+        all_uids(),
+        "seed {seed}: every message committed once"
+    );
     assert!(data_files(&root, "stuck").is_empty(), "seed {seed}");
     assert!(data_files(&root, "discarded").is_empty(), "seed {seed}");
     p.stop(Duration::from_secs(20));

@@ -97,8 +97,17 @@ struct Frames {
 impl Frames {
     fn new(endpoint: &str) -> Frames {
         let mut state = State::new(endpoint, false);
-        statmgr::tui::reduce::reduce(&mut state, Action::Resize { width: 200, height: 60 }, 0.0);
-        let connected = ApiUpdate::Connected { endpoint: endpoint.into() };
+        statmgr::tui::reduce::reduce(
+            &mut state,
+            Action::Resize {
+                width: 200,
+                height: 60,
+            },
+            0.0,
+        );
+        let connected = ApiUpdate::Connected {
+            endpoint: endpoint.into(),
+        };
         statmgr::tui::reduce::reduce(&mut state, Action::Api(connected), 0.0);
         Frames {
             state,
@@ -121,7 +130,8 @@ impl Frames {
         statmgr::tui::reduce::reduce(&mut self.state, Action::Api(update), self.now);
         let t = Instant::now();
         let (state, theme) = (&self.state, &self.theme);
-        self.terminal.draw(|f| statmgr::tui::view::draw(state, theme, f))?;
+        self.terminal
+            .draw(|f| statmgr::tui::view::draw(state, theme, f))?;
         Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
 }
@@ -130,7 +140,8 @@ impl Frames {
 fn inbox_batch_ms(root: &Path, after: i64) -> Result<(Vec<f64>, i64)> {
     let conn = rusqlite::Connection::open(root.join("statmgr.db"))?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    let mut st = conn.prepare("SELECT id, duration_ms FROM batches WHERE id > ?1 AND source = 'inbox' ORDER BY id")?;
+    let mut st =
+        conn.prepare("SELECT id, duration_ms FROM batches WHERE id > ?1 AND source = 'inbox' ORDER BY id")?;
     let mut last = after;
     let mut out = Vec::new();
     for row in st.query_map([after], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))? {
@@ -143,7 +154,12 @@ fn inbox_batch_ms(root: &Path, after: i64) -> Result<(Vec<f64>, i64)> {
 }
 
 /// One-message files into `inbox/` at `rate` a second until `stop`.
-fn producer(inbox: std::path::PathBuf, rate: u64, stop: Arc<AtomicBool>, sent: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+fn producer(
+    inbox: std::path::PathBuf,
+    rate: u64,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let start = Instant::now();
         let mut n = 0u64;
@@ -164,7 +180,10 @@ fn producer(inbox: std::path::PathBuf, rate: u64, stop: Arc<AtomicBool>, sent: A
 }
 
 pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) -> Result<ApiRun> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let mut r = ApiRun {
         files,
         ..ApiRun::default()
@@ -175,33 +194,58 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     eprintln!("  api: {files} retry files...");
     let root = dir.join("api-retry");
     write_files(&root.join("retry"), files, 1, |i| {
-        if i % 2 == 0 { "database is locked".to_string() } else { "disk I/O error while writing the WAL".to_string() }
+        if i % 2 == 0 {
+            "database is locked".to_string()
+        } else {
+            "disk I/O error while writing the WAL".to_string()
+        }
     })?;
     let mut p = Processor::start(bin, &root, flags, &[])?;
     p.wait_ready()?;
-    p.wait_until(Duration::from_millis(100), Duration::from_secs(120), "every retry file loaded", |_, _| {
-        Ok(status_total(&root).is_some_and(|n| n == files))
-    })?;
+    p.wait_until(
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+        "every retry file loaded",
+        |_, _| Ok(status_total(&root).is_some_and(|n| n == files)),
+    )?;
     let target = Target::from_root(&root, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     let url = format!("{}/api/v1/snapshot", target.url);
     let http = reqwest::Client::builder().no_proxy().build()?;
     let deep = (files * 2 / 5).to_string();
     let cases: Vec<(String, Vec<(String, String)>)> = vec![
-        ("`GET /api/v1/snapshot` (first page of 100, name order)".into(), Vec::new()),
+        (
+            "`GET /api/v1/snapshot` (first page of 100, name order)".into(),
+            Vec::new(),
+        ),
         (
             "`GET /api/v1/snapshot?sort=attempts&desc=true`".into(),
-            file_query_pairs("", &FileQuery { sort: SortKey::Attempts, desc: true, ..FileQuery::default() }),
+            file_query_pairs(
+                "",
+                &FileQuery {
+                    sort: SortKey::Attempts,
+                    desc: true,
+                    ..FileQuery::default()
+                },
+            ),
         ),
         (
             format!("`GET /api/v1/snapshot?filter=locked&offset={deep}&limit=40`"),
-            vec![("filter".into(), "locked".into()), ("offset".into(), deep.clone()), ("limit".into(), "40".into())],
+            vec![
+                ("filter".into(), "locked".into()),
+                ("offset".into(), deep.clone()),
+                ("limit".into(), "40".into()),
+            ],
         ),
     ];
     let client = Client::new(target.clone(), Duration::from_secs(600));
     r.requests = rt.block_on(async {
         let mut out = Vec::new();
         for (label, pairs) in &cases {
-            out.push((label.clone(), time_get(&http, &url, pairs, samples).await?, samples));
+            out.push((
+                label.clone(),
+                time_get(&http, &url, pairs, samples).await?,
+                samples,
+            ));
         }
         let mut frames = Frames::new(&target.url);
         let mut times = Vec::new();
@@ -216,7 +260,13 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     // 2. Grouping and a bulk requeue of `files` stuck files with 50 causes, under load.
     eprintln!("  api: {files} stuck files of 50 causes...");
     let root = dir.join("api-stuck");
-    let site = |c: u64| format!("{}{}", (b'A' + (c / 26) as u8) as char, (b'A' + (c % 26) as u8) as char);
+    let site = |c: u64| {
+        format!(
+            "{}{}",
+            (b'A' + (c / 26) as u8) as char,
+            (b'A' + (c % 26) as u8) as char
+        )
+    };
     write_files(&root.join("stuck"), files, 20, |i| {
         format!(
             "message uid \"api-{i}\" (record id {}): rejected by a database trigger: site {} closed",
@@ -227,9 +277,12 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     fs::create_dir_all(root.join("inbox"))?;
     let mut p = Processor::start(bin, &root, flags, &[])?;
     p.wait_ready()?;
-    p.wait_until(Duration::from_millis(100), Duration::from_secs(120), "every stuck file loaded", |_, _| {
-        Ok(stuck_total(&root).is_some_and(|n| n == files))
-    })?;
+    p.wait_until(
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+        "every stuck file loaded",
+        |_, _| Ok(stuck_total(&root).is_some_and(|n| n == files)),
+    )?;
     let target = Target::from_root(&root, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     let client = Client::new(target.clone(), Duration::from_secs(1800));
     let stop = Arc::new(AtomicBool::new(false));
@@ -240,13 +293,30 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     let result = rt.block_on(async {
         let causes_url = format!("{}/api/v1/causes", target.url);
         let t = time_get(&http, &causes_url, &[("kind".into(), "stuck".into())], samples).await?;
-        r.requests.push((format!("`GET /api/v1/causes?kind=stuck` ({files} stuck files, 50 causes)"), t, samples));
-        let list = client.causes(BulkSource::Stuck, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        r.requests.push((
+            format!("`GET /api/v1/causes?kind=stuck` ({files} stuck files, 50 causes)"),
+            t,
+            samples,
+        ));
+        let list = client
+            .causes(BulkSource::Stuck, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         r.causes = list.groups.len();
         let id = list.groups.first().map(|g| g.id.clone()).unwrap_or_default();
-        let pairs = file_query_pairs(STUCK_PREFIX, &FileQuery { filter: Some(format!("cause:{id}")), ..FileQuery::default() });
+        let pairs = file_query_pairs(
+            STUCK_PREFIX,
+            &FileQuery {
+                filter: Some(format!("cause:{id}")),
+                ..FileQuery::default()
+            },
+        );
         let t = time_get(&http, &format!("{}/api/v1/snapshot", target.url), &pairs, samples).await?;
-        r.requests.push(("`GET /api/v1/snapshot?stuck_filter=cause:ID` (one cause's first page)".into(), t, samples));
+        r.requests.push((
+            "`GET /api/v1/snapshot?stuck_filter=cause:ID` (one cause's first page)".into(),
+            t,
+            samples,
+        ));
         // Idle: the steady load only.
         let (_, mark) = inbox_batch_ms(&root, 0)?;
         tokio::time::sleep(idle_window).await;
@@ -261,12 +331,23 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
             cause: None,
             older_than_days: None,
         };
-        let preview = client.preview(&selection).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let preview = client
+            .preview(&selection)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         r.preview_s = t.elapsed().as_secs_f64();
         r.bulk_files = preview.files;
-        let request = BulkRequest { action: preview.action, source: preview.source, set: preview.set, note: None };
+        let request = BulkRequest {
+            action: preview.action,
+            source: preview.source,
+            set: preview.set,
+            note: None,
+        };
         let t = Instant::now();
-        let action = { let c = client.clone(); tokio::spawn(async move { c.bulk_action(&request).await }) };
+        let action = {
+            let c = client.clone();
+            tokio::spawn(async move { c.bulk_action(&request).await })
+        };
         let mut frames = Frames::new(&target.url);
         let mut times = Vec::new();
         while !action.is_finished() {
@@ -290,7 +371,12 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
     let started = result?;
     let want = files + sent.load(Ordering::Relaxed);
     let limit = p.started.elapsed() + Duration::from_secs(if quick { 120 } else { 900 });
-    let all = p.wait_until(Duration::from_millis(200), limit, "every message committed", |_, c| Ok(c.messages >= want));
+    let all = p.wait_until(
+        Duration::from_millis(200),
+        limit,
+        "every message committed",
+        |_, c| Ok(c.messages >= want),
+    );
     r.committed_after_s = all.ok().map(|_| started.elapsed().as_secs_f64());
     r.peak_rss = p.peak_rss()?;
     p.stop()?;
@@ -310,7 +396,11 @@ fn snapshot_json(root: &Path) -> Option<serde_json::Value> {
     let addr = endpoint.trim().trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET /api/v1/snapshot?limit=0&stuck_limit=0 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET /api/v1/snapshot?limit=0&stuck_limit=0 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut body = String::new();
     std::io::Read::read_to_string(&mut stream, &mut body).ok()?;
     let json = body.split_once("\r\n\r\n")?.1;
@@ -333,13 +423,40 @@ pub fn render(r: &ApiRun) -> String {
         .unwrap_or_else(|| "not within the limit".into());
     let _ = writeln!(out, "Bulk requeue of {} stuck files (preview, then the action on exactly that set) under a steady load of one-message inbox files:\n", r.bulk_files);
     let _ = writeln!(out, "| figure | value |\n|---|---:|");
-    let _ = writeln!(out, "| preview (the exact set, {} files) | {:.2} s |", r.bulk_files, r.preview_s);
-    let _ = writeln!(out, "| the action, until its result | {:.1} s ({} moved) |", r.action_s, r.action_done);
-    let _ = writeln!(out, "| every message committed (requeued files and the load), from the action's start | {committed} |");
-    let _ = writeln!(out, "| committer p99 inbox batch duration, idle ({} batches) | {:.1} ms |", r.batches_idle, r.batch_p99_idle_ms);
-    let _ = writeln!(out, "| committer p99 inbox batch duration, during the action ({} batches) | {:.1} ms |", r.batches_during, r.batch_p99_during_ms);
-    let _ = writeln!(out, "| console frame during the action ({} frames) | median {:.2} ms, max {:.2} ms |", r.frames_during, r.frame_during_ms.0, r.frame_during_ms.1);
-    let _ = writeln!(out, "| processor peak RSS (whole run) | {:.1} MiB |", r.peak_rss as f64 / 1048576.0);
+    let _ = writeln!(
+        out,
+        "| preview (the exact set, {} files) | {:.2} s |",
+        r.bulk_files, r.preview_s
+    );
+    let _ = writeln!(
+        out,
+        "| the action, until its result | {:.1} s ({} moved) |",
+        r.action_s, r.action_done
+    );
+    let _ = writeln!(
+        out,
+        "| every message committed (requeued files and the load), from the action's start | {committed} |"
+    );
+    let _ = writeln!(
+        out,
+        "| committer p99 inbox batch duration, idle ({} batches) | {:.1} ms |",
+        r.batches_idle, r.batch_p99_idle_ms
+    );
+    let _ = writeln!(
+        out,
+        "| committer p99 inbox batch duration, during the action ({} batches) | {:.1} ms |",
+        r.batches_during, r.batch_p99_during_ms
+    );
+    let _ = writeln!(
+        out,
+        "| console frame during the action ({} frames) | median {:.2} ms, max {:.2} ms |",
+        r.frames_during, r.frame_during_ms.0, r.frame_during_ms.1
+    );
+    let _ = writeln!(
+        out,
+        "| processor peak RSS (whole run) | {:.1} MiB |",
+        r.peak_rss as f64 / 1048576.0
+    );
     let ratio = r.batch_p99_during_ms / r.batch_p99_idle_ms;
     let _ = writeln!(out, "\nTargets: filtered deep page < 20 ms; grouping < 50 ms; action < 60 s; p99 batch during < 2x idle ({ratio:.2}x); frame < 16 ms; RSS < 150 MiB.");
     out

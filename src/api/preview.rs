@@ -92,7 +92,11 @@ pub fn render(p: &BulkPreview, first: usize) -> Vec<String> {
     let names: Vec<&str> = p.set.iter().take(first).map(|e| e.name.as_str()).collect();
     if !names.is_empty() {
         let more = p.set.len().saturating_sub(first);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         lines.push(format!("files: {}{more}", names.join(", ")));
     }
     if !p.missing.is_empty() {

@@ -16,8 +16,7 @@ use crate::api::wire::{BulkAction, BulkRequest, BulkResult, BulkSource, EventKin
 use crate::processor::dirs::{sync_dir, StateDir};
 use crate::processor::file_index::version_of;
 use crate::processor::fileops::{
-    self, discarded_at, move_file, new_reason, write_reason, ActionOrigin, ControlError,
-    REASON_SUFFIX,
+    self, discarded_at, move_file, new_reason, write_reason, ActionOrigin, ControlError, REASON_SUFFIX,
 };
 use crate::processor::requeue::{adopt_requeued, make_due};
 use crate::processor::retry::RetrySchedule;
@@ -136,7 +135,11 @@ impl BulkQueue {
     /// Shutdown: every action still queued is answered with what it did so far.
     pub fn abandon(&mut self, telemetry: &Telemetry) {
         while let Some(job) = self.jobs.pop_front() {
-            finish(telemetry, job, Some("interrupted by shutdown; repeat it after the restart"));
+            finish(
+                telemetry,
+                job,
+                Some("interrupted by shutdown; repeat it after the restart"),
+            );
         }
     }
 }
@@ -160,8 +163,16 @@ fn finish(telemetry: &Telemetry, mut job: BulkJob, interrupted: Option<&str>) {
         if !names.is_empty() {
             let first: Vec<&str> = names.iter().take(NAMES_IN_SUMMARY).map(String::as_str).collect();
             let more = names.len().saturating_sub(NAMES_IN_SUMMARY);
-            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-            outcome.push_str(&format!("; skipped {} {label}: {}{more}", names.len(), first.join(", ")));
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            outcome.push_str(&format!(
+                "; skipped {} {label}: {}{more}",
+                names.len(),
+                first.join(", ")
+            ));
         }
     }
     if let Some(why) = interrupted {
@@ -235,7 +246,13 @@ fn moved_already(dirs: &StateDir, action: BulkAction, name: &str, version: &str)
     matches!(version_in(dest, name, true), Ok(Some((_, v))) if v == version)
 }
 
-fn act(ctx: &mut BulkContext, req: &BulkRequest, origin: &ActionOrigin, name: &str, version: &str) -> Outcome {
+fn act(
+    ctx: &mut BulkContext,
+    req: &BulkRequest,
+    origin: &ActionOrigin,
+    name: &str,
+    version: &str,
+) -> Outcome {
     let dirs = ctx.dirs;
     let from = source_dir(dirs, req.source);
     let (header, seen) = match version_in(from, name, req.source == BulkSource::Retry) {
@@ -311,8 +328,10 @@ fn act(ctx: &mut BulkContext, req: &BulkRequest, origin: &ActionOrigin, name: &s
 pub fn check_applies(action: BulkAction, source: BulkSource) -> Result<(), String> {
     let ok = matches!(
         (action, source),
-        (BulkAction::Requeue | BulkAction::Discard, BulkSource::Retry | BulkSource::Stuck)
-            | (BulkAction::Restore | BulkAction::Purge, BulkSource::Discarded)
+        (
+            BulkAction::Requeue | BulkAction::Discard,
+            BulkSource::Retry | BulkSource::Stuck
+        ) | (BulkAction::Restore | BulkAction::Purge, BulkSource::Discarded)
     );
     if ok {
         Ok(())
@@ -331,10 +350,14 @@ pub fn check_applies(action: BulkAction, source: BulkSource) -> Result<(), Strin
 
 /// `discarded/` as the processor loads it: every data file, with when it was discarded.
 pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSet<String>) {
-    let Ok(entries) = fs::read_dir(&dirs.discarded) else { return };
+    let Ok(entries) = fs::read_dir(&dirs.discarded) else {
+        return;
+    };
     let mut present = HashSet::new();
     for e in entries.flatten() {
-        let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
         if name.starts_with('.') || name.ends_with(REASON_SUFFIX) {
             continue;
         }

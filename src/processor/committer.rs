@@ -14,6 +14,7 @@ use crossbeam_channel::{select, Receiver};
 
 use crate::api::wire::{EventKind, FileKind};
 use crate::message::{escape_text, Message};
+use crate::processor::bulk::{BulkContext, BulkQueue};
 use crate::processor::control::{Command, ControlError};
 use crate::processor::corrupt;
 use crate::processor::dirs::{sync_dir, unused_name};
@@ -22,7 +23,6 @@ use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::store::BatchSource;
-use crate::processor::bulk::{BulkContext, BulkQueue};
 use unlink::Unlinker;
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.

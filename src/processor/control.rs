@@ -9,8 +9,8 @@ use crate::api::wire::{
     ActionResult, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, EventKind,
     FileDetail, FileKind, FileQuery, ProcessorState, SetEntry, Snapshot, MAX_BULK_FILES,
 };
-use crate::processor::fileops::ActionOrigin;
 use crate::processor::dirs::StateDir;
+use crate::processor::fileops::ActionOrigin;
 use crate::processor::telemetry::Telemetry;
 
 pub use crate::processor::fileops::ControlError;
@@ -223,7 +223,9 @@ impl Handle {
         if set.len() > MAX_BULK_FILES {
             return Err(set.len());
         }
-        Ok(crate::api::preview::summarise(sel.action, sel.source, set, missing))
+        Ok(crate::api::preview::summarise(
+            sel.action, sel.source, set, missing,
+        ))
     }
 
     /// Runs a bulk action on exactly `request.set` and waits for its result. The committer
@@ -249,7 +251,12 @@ impl Handle {
             .await
             .map_err(|_| ControlError::Unavailable("the processor stopped before answering".into()))?;
         if let Err(e) = &result {
-            self.record(&format!("bulk {}", action.as_str()), None, &origin.by, &format!("refused: {e}"));
+            self.record(
+                &format!("bulk {}", action.as_str()),
+                None,
+                &origin.by,
+                &format!("refused: {e}"),
+            );
         }
         result
     }

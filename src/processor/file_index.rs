@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use crate::api::wire::{CauseGroup, CauseList, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE};
+use crate::api::wire::{
+    CauseGroup, CauseList, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
+};
 use crate::cause::{cause_id, normalise};
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
@@ -221,7 +223,10 @@ impl FileIndex {
             total_unfiltered: self.files.len() as u64,
             offset: q.offset,
             limit: limit as u64,
-            files: selected.into_iter().map(|e| summary(e, now)).collect::<Vec<FileSummary>>(),
+            files: selected
+                .into_iter()
+                .map(|e| summary(e, now))
+                .collect::<Vec<FileSummary>>(),
         }
     }
 }
@@ -311,6 +316,9 @@ mod tests {
         let old = idx.select(None, None, Some(Duration::from_secs(10)), now);
         assert_eq!(old.len(), 2);
         let young = SystemTime::UNIX_EPOCH + Duration::from_secs(1001);
-        assert_eq!(idx.select(None, None, Some(Duration::from_secs(1)), young).len(), 0);
+        assert_eq!(
+            idx.select(None, None, Some(Duration::from_secs(1)), young).len(),
+            0
+        );
     }
 }

@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(fs::read(discarded.join("a")).unwrap(), b"old");
         assert!(!dirs.stuck.join("a").exists());
         fs::write(dirs.stuck.join("b.reason"), b"x").unwrap();
-        assert_eq!(move_file(&dirs.stuck, "b.reason", &discarded).unwrap(), "b.reason.file");
+        assert_eq!(
+            move_file(&dirs.stuck, "b.reason", &discarded).unwrap(),
+            "b.reason.file"
+        );
         assert!(move_file(&dirs.stuck, "gone", &discarded).is_err());
     }
 }

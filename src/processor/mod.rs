@@ -1,13 +1,13 @@
 //! The processor: intake -> batch -> commit -> retry. No UI and no HTTP types here.
 
+pub mod bulk;
 pub mod committer;
 pub mod control;
 pub mod corrupt;
 pub mod dirs;
 pub mod failpoints;
-pub mod fileops;
-pub mod bulk;
 pub mod file_index;
+pub mod fileops;
 pub mod inbox;
 pub mod intake;
 pub mod keys;

@@ -9,8 +9,7 @@ use tokio::sync::watch;
 
 use crate::api::wire::{
     AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, Event, EventKind, FileKind,
-    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, SetEntry, Snapshot,
-    SNAPSHOT_VERSION,
+    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, SetEntry, Snapshot, SNAPSHOT_VERSION,
 };
 use crate::processor::file_index::FileIndex;
 
@@ -355,6 +354,7 @@ pub fn summary(entry: &FileEntry, now: SystemTime) -> FileSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::wire::SortKey;
     use std::time::Duration;
 
     fn entry(name: &str, attempts: u32, error: &str) -> FileEntry {

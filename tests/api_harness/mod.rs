@@ -168,7 +168,9 @@ fn answer_commands(
             }
             // Bulk actions are tested against the real committer (tests/triage_*.rs).
             Command::Bulk { reply, .. } => {
-                let _ = reply.send(Err(ControlError::Unavailable("the API harness has no committer".into())));
+                let _ = reply.send(Err(ControlError::Unavailable(
+                    "the API harness has no committer".into(),
+                )));
                 Ok(())
             }
         };

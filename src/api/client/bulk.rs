@@ -3,8 +3,7 @@
 use super::{Client, ClientError};
 use crate::api::query::{file_query_pairs, DISCARDED_PREFIX, STUCK_PREFIX};
 use crate::api::wire::{
-    BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, FileQuery, SetEntry,
-    Snapshot,
+    BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, FileQuery, SetEntry, Snapshot,
 };
 
 impl Client {

@@ -15,8 +15,7 @@ use sha2::{Digest, Sha256};
 use super::failure::ApiFailure;
 use super::routes::{query_pairs, Pairs, Shared};
 use crate::api::wire::{
-    BulkAction, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList,
-    MAX_BULK_FILES,
+    BulkAction, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, MAX_BULK_FILES,
 };
 use crate::processor::fileops::ActionOrigin;
 

@@ -95,7 +95,11 @@ pub struct PurgeArgs {
 }
 
 pub fn groups(args: GroupsArgs) -> ExitCode {
-    let source = if args.stuck { BulkSource::Stuck } else { BulkSource::Retry };
+    let source = if args.stuck {
+        BulkSource::Stuck
+    } else {
+        BulkSource::Retry
+    };
     super::run(&args.connect, false, |client| async move {
         let list = client.causes(source, args.filter.as_deref()).await?;
         if args.json {
@@ -109,7 +113,10 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
             list.groups.len()
         );
         if !list.groups.is_empty() {
-            println!("{:>8} {:>9} {:>10} {:>10} {:>9}  {:<12}  cause", "files", "messages", "oldest", "newest", "attempts", "id");
+            println!(
+                "{:>8} {:>9} {:>10} {:>10} {:>9}  {:<12}  cause",
+                "files", "messages", "oldest", "newest", "attempts", "id"
+            );
         }
         for g in &list.groups {
             let attempts = if g.min_attempts == g.max_attempts {
@@ -281,9 +288,17 @@ fn execute(connect: &ConnectArgs, plan: Plan) -> ExitCode {
     let all_done = std::cell::Cell::new(true);
     let (plan, flag) = (&plan, &all_done);
     let code = run_timeout(connect, true, BULK_TIMEOUT, move |client| async move {
-        let (previews, missing) = previews(&client, &plan).await?;
+        let (previews, missing) = previews(&client, plan).await?;
         for n in &missing {
-            eprintln!("statmgr: no file {} in {}", safe(n), plan.sources.iter().map(|s| format!("{}/", s.as_str())).collect::<Vec<_>>().join(" or "));
+            eprintln!(
+                "statmgr: no file {} in {}",
+                safe(n),
+                plan.sources
+                    .iter()
+                    .map(|s| format!("{}/", s.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
             flag.set(false);
         }
         if plan.dry_run {
@@ -322,4 +337,3 @@ fn execute(connect: &ConnectArgs, plan: Plan) -> ExitCode {
     }
     code
 }
-

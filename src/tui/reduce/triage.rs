@@ -49,7 +49,11 @@ pub fn on_main(state: &mut State, command: KeyCommand) -> Option<Vec<Command>> {
             ask_bulk(state, BulkAction::Requeue, state.is_read_only());
             Vec::new()
         }
-        KeyCommand::Down | KeyCommand::Up | KeyCommand::PageDown | KeyCommand::PageUp | KeyCommand::Top
+        KeyCommand::Down
+        | KeyCommand::Up
+        | KeyCommand::PageDown
+        | KeyCommand::PageUp
+        | KeyCommand::Top
         | KeyCommand::Bottom
             if cause_view =>
         {
@@ -67,7 +71,10 @@ pub fn on_main(state: &mut State, command: KeyCommand) -> Option<Vec<Command>> {
 
 fn toggle_causes(state: &mut State) -> Vec<Command> {
     let Some(kind) = focused_kind(state) else {
-        state.notify(Tone::Info, "c groups a retry or stuck list by cause: Tab to a file list first");
+        state.notify(
+            Tone::Info,
+            "c groups a retry or stuck list by cause: Tab to a file list first",
+        );
         return Vec::new();
     };
     if state.triage.causes_of == Some(kind) {
@@ -120,7 +127,10 @@ fn open_cause(state: &mut State) -> Vec<Command> {
 
 fn mark_selected(state: &mut State) {
     let Some(kind) = focused_kind(state) else {
-        state.notify(Tone::Info, "Space marks a retry or stuck file: Tab to a file list first");
+        state.notify(
+            Tone::Info,
+            "Space marks a retry or stuck file: Tab to a file list first",
+        );
         return;
     };
     let Some(file) = state.list(kind).selected_file().cloned() else {
@@ -135,7 +145,10 @@ fn mark_selected(state: &mut State) {
 
 fn mark_all(state: &mut State) -> Vec<Command> {
     let Some(kind) = focused_kind(state) else {
-        state.notify(Tone::Info, "a marks the files of a list: Tab to a file list first");
+        state.notify(
+            Tone::Info,
+            "a marks the files of a list: Tab to a file list first",
+        );
         return Vec::new();
     };
     let filter = state.list(kind).query.filter.clone();
@@ -148,14 +161,20 @@ fn mark_cause(state: &mut State) -> Vec<Command> {
         return Vec::new();
     };
     let filter = Some(format!("{}{}", crate::api::wire::CAUSE_FILTER_PREFIX, group.id));
-    state.notify(Tone::Info, format!("marking the {} files of cause {}…", group.files, group.id));
+    state.notify(
+        Tone::Info,
+        format!("marking the {} files of cause {}…", group.files, group.id),
+    );
     vec![Command::SelectAll { kind, filter }]
 }
 
 /// The confirmation of a bulk action over the marked files (or the selected file).
 fn ask_bulk(state: &mut State, action: BulkAction, read_only: bool) {
     let Some(kind) = state.triage.marked.kind.or(focused_kind(state)) else {
-        state.notify(Tone::Info, "mark files in the retry or stuck list first (Space, a)");
+        state.notify(
+            Tone::Info,
+            "mark files in the retry or stuck list first (Space, a)",
+        );
         return;
     };
     let set = if state.triage.marked.is_empty() {
@@ -213,7 +232,11 @@ pub fn confirm_bulk(state: &mut State, confirm: Confirm) -> Vec<Command> {
     });
     state.notify(
         Tone::Info,
-        format!("{} of {} files sent to the processor…", request.action.as_str(), request.set.len()),
+        format!(
+            "{} of {} files sent to the processor…",
+            request.action.as_str(),
+            request.set.len()
+        ),
     );
     vec![Command::Bulk(Box::new(request))]
 }
@@ -251,7 +274,10 @@ pub fn on_update(state: &mut State, update: &ApiUpdate) -> bool {
         ApiUpdate::Selected { kind, result } => match result {
             Ok(p) => {
                 state.triage.marked.add_all(*kind, p.set.clone());
-                state.notify(Tone::Ok, format!("marked {} files ({} messages)", p.files, p.messages));
+                state.notify(
+                    Tone::Ok,
+                    format!("marked {} files ({} messages)", p.files, p.messages),
+                );
             }
             Err(e) => state.notify(Tone::Error, format!("mark all: {e}")),
         },

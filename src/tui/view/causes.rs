@@ -11,12 +11,21 @@ use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::view::text;
 
-const FIXED: [(&str, usize); 5] = [("FILES", 9), ("MSGS", 11), ("OLDEST", 7), ("NEWEST", 7), ("TRY", 5)];
+const FIXED: [(&str, usize); 5] = [
+    ("FILES", 9),
+    ("MSGS", 11),
+    ("OLDEST", 7),
+    ("NEWEST", 7),
+    ("TRY", 5),
+];
 
 pub fn draw_table(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     let Some(list) = state.triage.causes.as_ref() else {
-        frame.render_widget(Paragraph::new(Span::styled("grouping by cause…", s.muted)).centered(), area);
+        frame.render_widget(
+            Paragraph::new(Span::styled("grouping by cause…", s.muted)).centered(),
+            area,
+        );
         return;
     };
     if list.groups.is_empty() {
@@ -57,7 +66,9 @@ pub fn draw_table(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 cells
                     .into_iter()
                     .map(|c| Cell::from(Line::from(Span::styled(c, s.value)).right_aligned()))
-                    .chain([Cell::from(Line::from(text::spans(&g.cause, cause_w, s.error, theme)))]),
+                    .chain([Cell::from(Line::from(text::spans(
+                        &g.cause, cause_w, s.error, theme,
+                    )))]),
             )
         })
         .collect();
@@ -94,7 +105,10 @@ pub fn progress_line(state: &State, theme: &Theme) -> Option<Line<'static>> {
     .min(width);
     Some(Line::from(vec![
         Span::styled(format!(" bulk {} ", p.action.as_str()), s.label),
-        Span::styled(format!("▕{}{}▏", "█".repeat(filled), "░".repeat(width - filled)), s.value),
+        Span::styled(
+            format!("▕{}{}▏", "█".repeat(filled), "░".repeat(width - filled)),
+            s.value,
+        ),
         Span::styled(
             format!(
                 " {}/{}, {} skipped ",

@@ -153,7 +153,13 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
     let aged = state.snapshot_age_s();
     let rows: Vec<Row> = (list.top..list.top.saturating_add(rows_shown).min(list.total()))
         .map(|i| match list.row(i) {
-            Some(f) => file_row(f, state.triage.marked.contains(list.kind, &f.name), &widths, aged, theme),
+            Some(f) => file_row(
+                f,
+                state.triage.marked.contains(list.kind, &f.name),
+                &widths,
+                aged,
+                theme,
+            ),
             None => Row::new([Cell::from(Span::styled("…", s.muted))]),
         })
         .collect();
@@ -189,7 +195,11 @@ fn file_row(f: &FileSummary, marked: bool, widths: &[usize], aged: f64, theme: &
     // (text, style, right-aligned)
     let cells: [(String, Style, bool); 6] = [
         (
-            if marked { format!("● {}", f.name) } else { f.name.clone() },
+            if marked {
+                format!("● {}", f.name)
+            } else {
+                f.name.clone()
+            },
             if marked { s.key } else { s.base },
             false,
         ),

@@ -36,9 +36,17 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     spans.push(sep(theme));
     spans.extend(status(state, theme));
     // Files set aside by an operator: shown while there are any (they wait for a decision).
-    if let Some(d) = state.snapshot.as_ref().map(|s| s.discarded.total_unfiltered).filter(|n| *n > 0) {
+    if let Some(d) = state
+        .snapshot
+        .as_ref()
+        .map(|s| s.discarded.total_unfiltered)
+        .filter(|n| *n > 0)
+    {
         spans.push(sep(theme));
-        spans.push(Span::styled(format!("discarded {}", crate::tui::format::count(d)), s.header.patch(s.warn)));
+        spans.push(Span::styled(
+            format!("discarded {}", crate::tui::format::count(d)),
+            s.header.patch(s.warn),
+        ));
     }
     let left = Rect::new(area.x, area.y, area.width.saturating_sub(badge_width), 1);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(s.header), left);
