@@ -99,6 +99,9 @@ pub fn init_logging() {
         // Colours only for a terminal: a log file holds no escape sequence at all.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        // A log write that fails (stderr redirected to a file on a full disk) must not be
+        // reported with `eprintln!`, which panics there and killed the committer thread.
+        .log_internal_errors(false)
         .try_init();
 }
 
