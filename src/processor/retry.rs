@@ -116,7 +116,13 @@ pub fn sync_dir(
         }
         match resolve_regular_file(dir, &name) {
             Ok(Some(path)) => match retry_file::read_header(&path) {
-                Ok(h) => added.push((name, h)),
+                Ok(mut h) => {
+                    // Only the schedule and the summary are kept: a stuck file's history
+                    // (up to 20 attempts, each with its error) would make 100,000 files
+                    // cost hundreds of MiB while they are listed.
+                    h.history = Vec::new();
+                    added.push((name, h))
+                }
                 Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     corrupt::quarantine(dirs, telemetry, &path, &name, &e.to_string());
