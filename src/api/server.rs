@@ -4,12 +4,14 @@
 //! Routes (every one behind the `Host` check, 403; errors are `wire::ApiError`):
 //! `GET /api/v1/snapshot` (query parameters: see `api::query`), `GET /api/v1/retry/{name}`
 //! and `/api/v1/stuck/{name}` (`offset`, `limit` of its messages), `GET /api/v1/events`
-//! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`;
+//! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`,
+//! `GET /healthz` and `GET /readyz` (200, or 503 with `wire::HealthStatus`);
 //! with `Authorization: Bearer <token>`: `POST /api/v1/pause`, `resume`, `flush`, `resync`,
 //! `/api/v1/retry/{name}/requeue` (optional body `wire::RequeueRequest`, for retry and stuck files).
 
 mod auth;
 mod failure;
+mod health;
 mod metrics;
 mod routes;
 mod slots;
@@ -50,6 +52,9 @@ const MAX_CONNECTIONS: usize = 512;
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// `ServerOptions::liveness_limit` unless the service manager's watchdog asks for less.
+pub const DEFAULT_LIVENESS_LIMIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
@@ -57,6 +62,8 @@ pub struct ServerOptions {
     pub listen_public: bool,
     /// Refuse every mutation (403).
     pub read_only: bool,
+    /// `/healthz` says 503 once the committer or intake thread made no progress for this long.
+    pub liveness_limit: Duration,
 }
 
 #[derive(Debug)]
@@ -147,6 +154,7 @@ pub async fn start(
         hosts: HostPolicy::new(addr, opts.listen_public),
         metrics,
         shutdown: shutdown.clone(),
+        liveness_limit: opts.liveness_limit,
     };
     let app = routes::router(Arc::new(shared));
     tracing::info!(%addr, read_only = opts.read_only, "API listening");

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::notify::{status_line, Notifier};
 use crate::cli::RootArg;
 use crate::config::ProcessorConfig;
+use crate::processor::telemetry::Telemetry;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -66,6 +68,18 @@ pub struct RunArgs {
     /// Most pages the database may grow to (a test of a full database)
     #[arg(long, hide = true)]
     pub max_db_pages: Option<u64>,
+    /// Log format on stderr: `text` (human; without its own timestamp under systemd's
+    /// journal, which adds one) or `json` (one object per line)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl RunArgs {
@@ -90,20 +104,47 @@ impl RunArgs {
 }
 
 /// Logs to stderr through tracing; `RUST_LOG` overrides the default level (info).
-pub fn init_logging() {
+pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // serde_json escapes every control character, so producers' text (already escaped
+        // by the processor) cannot become a raw escape sequence here either.
+        LogFormat::Json => builder.json().with_target(true).try_init(),
         // Colours only for a terminal: a log file holds no escape sequence at all.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+        LogFormat::Text if stderr_is_journal() => builder
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .try_init(),
+    };
+}
+
+/// Whether stderr is systemd's journal stream (`JOURNAL_STREAM` names its device and
+/// inode, as sd_journal_stream_fd documents): the journal stamps each line itself.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
-    init_logging();
+    init_logging(args.log_format);
     let runtime = match crate::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -122,6 +163,7 @@ pub fn main(args: RunArgs) -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let config = args.config();
+    let notifier = Notifier::from_env();
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
     // The API outlives the drain, so an operator can watch it; it stops after.
@@ -130,6 +172,7 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         listen: args.listen,
         listen_public: args.listen_public,
         read_only: args.read_only_api,
+        liveness_limit: liveness_limit(&config, notifier.watchdog()),
     };
     let server = match crate::api::server::start(processor.handle(), options, api_shutdown.clone()).await {
         Ok(s) => s,
@@ -147,12 +190,37 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         "processor started"
     );
     let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
+    let telemetry = processor.handle().telemetry.clone();
+    let notifying = tokio::spawn(announce(notifier.clone(), telemetry.clone(), shutdown.clone()));
     processor.wait().await;
     signals.abort();
+    notifying.abort();
+    notifier.status(&status_line(&telemetry, 0.0));
     api_shutdown.cancel();
     server.wait().await;
     tracing::info!("drained; exiting");
     Ok(())
+}
+
+/// `READY=1` once intake's first scan has begun (the database is open and the API listens
+/// by now), then the status and watchdog loop until aborted.
+async fn announce(notifier: Notifier, telemetry: std::sync::Arc<Telemetry>, shutdown: CancellationToken) {
+    while !telemetry.health.has_scanned() {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if !shutdown.is_cancelled() {
+        notifier.ready(&status_line(&telemetry, 0.0));
+    }
+    notifier.run(telemetry, shutdown).await;
+}
+
+/// How long a silent thread counts as alive for `/healthz`: the watchdog's interval when
+/// systemd asks for pings, else long enough for one slow database operation.
+fn liveness_limit(config: &ProcessorConfig, watchdog: Option<Duration>) -> Duration {
+    watchdog.unwrap_or_else(|| (config.busy_timeout * 2).max(crate::api::server::DEFAULT_LIVENESS_LIMIT))
 }
 
 /// First SIGTERM/SIGINT: drain. Second: hurry (write the open batch to retry/ now).

@@ -17,6 +17,7 @@ use crate::message::{escape_text, Message};
 use crate::processor::control::{Command, ControlError};
 use crate::processor::corrupt;
 use crate::processor::dirs::{sync_dir, unused_name};
+use crate::processor::health::Worker;
 use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
@@ -95,6 +96,8 @@ impl Committer {
     }
 
     pub fn run(mut self) {
+        let telemetry = self.settler.telemetry.clone();
+        let _alive = telemetry.health.enter(Worker::Committer);
         if let Err(e) = self.settler.keys.reconcile(self.settler.store.as_mut()) {
             tracing::warn!("cannot reconcile the allocator at start ({e}); will try before the first commit");
         }
@@ -104,6 +107,8 @@ impl Committer {
         let mut last_maintenance = Instant::now();
         let mut last_dir_sync = Instant::now();
         loop {
+            // Idle, this loop turns at least every HOUSEKEEPING: an idle committer beats too.
+            telemetry.health.beat(Worker::Committer);
             let wait = self.next_wakeup().saturating_duration_since(Instant::now());
             select! {
                 recv(self.files) -> file => match file {

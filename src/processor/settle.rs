@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::api::wire::{BatchInfo, EventKind, FileKind};
 use crate::config::ProcessorConfig;
 use crate::message::Message;
+use crate::processor::health::Worker;
 use crate::processor::keys::KeyAllocator;
 use crate::processor::retry::{backoff, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, RetryHeader};
@@ -89,6 +90,15 @@ impl Settler {
         result
     }
 
+    /// What the commit says of the database's reachability (`/readyz`).
+    fn note_database<T>(&self, outcome: &Result<T, StoreError>) {
+        match outcome {
+            Ok(_) => self.telemetry.health.database_ok(),
+            Err(StoreError::Transient(e)) => self.telemetry.health.database_failed(e),
+            Err(_) => {} // a message's own fault (or a key conflict): the database works
+        }
+    }
+
     /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
     fn commit_once(
         &mut self,
@@ -105,7 +115,10 @@ impl Settler {
                 .zip(msgs)
                 .map(|(&record_id, message)| KeyedMessage { record_id, message })
                 .collect();
-            match self.store.commit_batch(&rows, source, source_file) {
+            crate::failpoint!("committer.wedge");
+            let outcome = self.store.commit_batch(&rows, source, source_file);
+            self.note_database(&outcome);
+            match outcome {
                 Ok(c) => {
                     self.telemetry.batch_committed(BatchInfo {
                         id: c.batch_id,
@@ -159,6 +172,7 @@ impl Settler {
                 Err(StoreError::Transient(e)) if self.drain.is_some() && !self.out_of_time() => {
                     tracing::warn!("commit failed during shutdown ({e}); trying again");
                     std::thread::sleep(Duration::from_millis(250));
+                    self.telemetry.health.beat(Worker::Committer);
                 }
                 other => return other,
             }
@@ -183,6 +197,8 @@ impl Settler {
         }
         work.push_back(rest);
         while let Some(mut chunk) = work.pop_front() {
+            // Each chunk is progress: a long bisect is not a wedged committer.
+            self.telemetry.health.beat(Worker::Committer);
             if chunk.is_empty() {
                 continue;
             }

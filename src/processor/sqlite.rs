@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
-pub use read::SqliteReader;
+pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
 
 use crate::error::Error;
