@@ -83,7 +83,10 @@ impl Notifier {
                 _ = tokio::time::sleep(tick) => {}
                 _ = shutdown.cancelled(), if !stopping_sent => {
                     stopping_sent = true;
-                    self.stopping(&status_line(&telemetry, rate.per_second()));
+                    // The processor marks itself draining a moment later: say it now.
+                    let line = status_line(&telemetry, rate.per_second());
+                    let rest = line.split_once(';').map_or("", |(_, rest)| rest);
+                    self.stopping(&format!("draining;{rest}"));
                 }
             }
             if let Some(limit) = self.watchdog {

@@ -426,3 +426,19 @@ pub fn check_accounted(root: &Path, sent: &[String], context: &str) {
     );
     check_database(root);
 }
+
+/// `GET path` on `endpoint` (`http://127.0.0.1:PORT`) over a plain socket, with the Host
+/// header the server expects: the status code and the body, or `None` if nothing answered.
+pub fn http_get(endpoint: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let addr = endpoint.trim().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
