@@ -99,8 +99,20 @@ impl Settler {
         }
     }
 
-    /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
+    /// `commit_keyed`, and what its outcome says of the database (`/readyz`).
     fn commit_once(
+        &mut self,
+        msgs: &[Message],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let outcome = self.commit_keyed(msgs, source, source_file);
+        self.note_database(&outcome);
+        outcome
+    }
+
+    /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
+    fn commit_keyed(
         &mut self,
         msgs: &[Message],
         source: BatchSource,
@@ -116,9 +128,7 @@ impl Settler {
                 .map(|(&record_id, message)| KeyedMessage { record_id, message })
                 .collect();
             crate::failpoint!("committer.wedge");
-            let outcome = self.store.commit_batch(&rows, source, source_file);
-            self.note_database(&outcome);
-            match outcome {
+            match self.store.commit_batch(&rows, source, source_file) {
                 Ok(c) => {
                     self.telemetry.batch_committed(BatchInfo {
                         id: c.batch_id,
