@@ -166,6 +166,8 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let notifier = Notifier::from_env();
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
+    // Before the API starts: a SIGTERM from the service manager at any moment after this drains.
+    let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
     // The API outlives the drain, so an operator can watch it; it stops after.
     let api_shutdown = CancellationToken::new();
     let options = crate::api::server::ServerOptions {
@@ -178,6 +180,7 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         Ok(s) => s,
         Err(e) => {
             shutdown.cancel();
+            signals.abort();
             processor.wait().await;
             return Err(e);
         }
@@ -189,7 +192,6 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         batch_age_ms = config.batch_age.as_millis() as u64,
         "processor started"
     );
-    let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
     let telemetry = processor.handle().telemetry.clone();
     let notifying = tokio::spawn(announce(notifier.clone(), telemetry.clone(), shutdown.clone()));
     processor.wait().await;
@@ -224,13 +226,28 @@ fn liveness_limit(config: &ProcessorConfig, watchdog: Option<Duration>) -> Durat
 }
 
 /// First SIGTERM/SIGINT: drain. Second: hurry (write the open batch to retry/ now).
-async fn watch_signals(shutdown: CancellationToken, hurry: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+/// The handlers are installed when this is called, not when the future first runs.
+fn watch_signals(
+    shutdown: CancellationToken,
+    hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
+    let installed = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(term), Ok(int)) = installed else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        follow_signals(term, int, shutdown, hurry).await;
+    }
+}
+
+async fn follow_signals(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+    shutdown: CancellationToken,
+    hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut seen = 0;
     loop {
         let name = tokio::select! {
