@@ -85,12 +85,14 @@ struct Measure {
 }
 
 impl Measure {
+    /// Judged on the whole value that the line and the perfdata show.
     fn level(&self) -> Level {
+        let value = self.value.round();
         if !self.judged {
             Level::Ok
-        } else if self.value > self.crit as f64 {
+        } else if value > self.crit as f64 {
             Level::Critical
-        } else if self.value > self.warn as f64 {
+        } else if value > self.warn as f64 {
             Level::Warning
         } else {
             Level::Ok
@@ -238,3 +240,6 @@ pub fn main(args: CheckArgs) -> ExitCode {
         Err(e) => unknown(&e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests;
