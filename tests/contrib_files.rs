@@ -118,3 +118,22 @@ fn the_alert_rules_parse_and_name_only_exported_metrics() {
     }
     assert!(p.terminate(std::time::Duration::from_secs(15)).0.success());
 }
+
+/// With promtool (Debian: `apt-get install prometheus`): the rules are valid PromQL and the
+/// unit tests beside them (contrib/prometheus/statmgr-alerts.test.yml) pass: each alert
+/// fires on the series it is about and stays quiet on a healthy processor's.
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus");
+    let run = |args: &[&str]| Command::new("promtool").args(args).current_dir(&dir).output();
+    let Ok(check) = run(&["check", "rules", "statmgr-alerts.yml"]) else {
+        eprintln!("SKIPPED: promtool is not installed (apt-get install prometheus)");
+        return;
+    };
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    assert!(check.status.success(), "promtool check rules: {}", text(&check));
+    let test = run(&["test", "rules", "statmgr-alerts.test.yml"]).unwrap();
+    assert!(test.status.success(), "promtool test rules: {}", text(&test));
+}
