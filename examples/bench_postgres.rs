@@ -23,7 +23,7 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
-    statmgr::cli::run::init_logging();
+    statmgr::cli::run::init_logging(statmgr::cli::run::LogFormat::Text);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -28,7 +28,10 @@ fn ok_warning_and_critical_from_a_running_processor() {
     });
     let (code, line) = check(&p, &[]);
     assert_eq!(code, 0, "{line}");
-    assert!(line.starts_with("STATMGR OK - inbox 0 files; retry 0; stuck 0; last commit "), "{line}");
+    assert!(
+        line.starts_with("STATMGR OK - inbox 0 files; retry 0; stuck 0; last commit "),
+        "{line}"
+    );
     assert!(line.contains(" | inbox_depth=0;1000;10000;0 "), "{line}");
     assert!(line.contains("committed=3c;;;0"), "{line}");
 
@@ -43,14 +46,22 @@ fn ok_warning_and_critical_from_a_running_processor() {
     wait_for(Duration::from_secs(20), "the poison in stuck/", || {
         files_in(&root, "stuck").len() == 1
     });
-    wait_for(Duration::from_secs(5), "check to see it", || check(&p, &[]).0 == 1);
+    wait_for(Duration::from_secs(5), "check to see it", || {
+        check(&p, &[]).0 == 1
+    });
     let (_, line) = check(&p, &[]);
-    assert!(line.starts_with("STATMGR WARNING - stuck files 1 > 0; "), "{line}");
+    assert!(
+        line.starts_with("STATMGR WARNING - stuck files 1 > 0; "),
+        "{line}"
+    );
     assert!(line.contains("stuck_files=1;0;10;0"), "{line}");
     // ...and critical with a tighter threshold.
     let (code, line) = check(&p, &["--crit-stuck", "0"]);
     assert_eq!(code, 2, "{line}");
-    assert!(line.starts_with("STATMGR CRITICAL - stuck files 1 > 0; "), "{line}");
+    assert!(
+        line.starts_with("STATMGR CRITICAL - stuck files 1 > 0; "),
+        "{line}"
+    );
     assert!(line.contains("stuck_files=1;0;0;0"), "{line}");
 
     // A database locked by another connection: /readyz says why, and check is critical.
@@ -61,11 +72,16 @@ fn ok_warning_and_critical_from_a_running_processor() {
         check(&p, &["--warn-stuck", "5"]).0 == 2
     });
     let (_, line) = check(&p, &["--warn-stuck", "5"]);
-    assert!(line.starts_with("STATMGR CRITICAL - database unreachable: "), "{line}");
+    assert!(
+        line.starts_with("STATMGR CRITICAL - database unreachable: "),
+        "{line}"
+    );
     assert!(line.contains("database is locked"), "{line}");
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
-    wait_for(Duration::from_secs(20), "OK again", || check(&p, &["--warn-stuck", "5"]).0 == 0);
+    wait_for(Duration::from_secs(20), "OK again", || {
+        check(&p, &["--warn-stuck", "5"]).0 == 0
+    });
     assert!(p.terminate(Duration::from_secs(15)).0.success());
 }
 
@@ -75,19 +91,34 @@ fn unknown_without_a_processor_or_with_bad_arguments() {
     let root = state_root(&tmp);
     let run = |args: &[&str]| {
         let out = std::process::Command::new(bin()).args(args).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        )
     };
     let root_arg = root.to_str().unwrap();
     let (code, line) = run(&["check", "--root", root_arg]);
     assert_eq!(code, Some(3), "{line}");
-    assert!(line.starts_with("STATMGR UNKNOWN - processor not reachable: "), "{line}");
+    assert!(
+        line.starts_with("STATMGR UNKNOWN - processor not reachable: "),
+        "{line}"
+    );
     let (code, line) = run(&["check", "--root", root_arg, "--bogus"]);
     assert_eq!(code, Some(3), "{line}");
-    assert_eq!(line, "STATMGR UNKNOWN - bad arguments: unexpected argument '--bogus' found");
+    assert_eq!(
+        line,
+        "STATMGR UNKNOWN - bad arguments: unexpected argument '--bogus' found"
+    );
     let (code, line) = run(&["check", "--root", root_arg, "--warn-inbox-age", "600"]);
     assert_eq!(code, Some(3), "{line}");
-    assert!(line.contains("--warn-inbox-age 600 is above --crit-inbox-age 300"), "{line}");
+    assert!(
+        line.contains("--warn-inbox-age 600 is above --crit-inbox-age 300"),
+        "{line}"
+    );
     let (code, line) = run(&["check", "--url", "http://127.0.0.1:1"]);
     assert_eq!(code, Some(3), "{line}");
-    assert!(line.starts_with("STATMGR UNKNOWN - processor not reachable"), "{line}");
+    assert!(
+        line.starts_with("STATMGR UNKNOWN - processor not reachable"),
+        "{line}"
+    );
 }

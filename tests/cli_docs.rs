@@ -9,7 +9,11 @@ use support::*;
 
 fn output(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -37,8 +41,14 @@ fn completions_name_the_real_subcommands_and_bash_parses_them() {
     );
     let out = Command::new("bash").arg("-c").arg(&probe).output().unwrap();
     let words = String::from_utf8_lossy(&out.stdout);
-    assert!(words.lines().any(|w| w == "check"), "completing `statmgr ch`: {words:?}");
-    let bad = Command::new(bin()).args(["completions", "tcsh"]).output().unwrap();
+    assert!(
+        words.lines().any(|w| w == "check"),
+        "completing `statmgr ch`: {words:?}"
+    );
+    let bad = Command::new(bin())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2), "an unknown shell is a usage error");
 }
 

@@ -33,10 +33,16 @@ fn the_unit_file_verifies_and_is_hardened() {
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
         "User=statmgr",
     ] {
-        assert!(unit.lines().any(|l| l.starts_with(line)), "the unit lacks {line:?}");
+        assert!(
+            unit.lines().any(|l| l.starts_with(line)),
+            "the unit lacks {line:?}"
+        );
     }
     // The only writable path is the state directory.
-    let writable: Vec<&str> = unit.lines().filter(|l| l.starts_with("ReadWritePaths=")).collect();
+    let writable: Vec<&str> = unit
+        .lines()
+        .filter(|l| l.starts_with("ReadWritePaths="))
+        .collect();
     assert_eq!(writable, ["ReadWritePaths=/var/lib/statmgr"]);
 
     let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
@@ -57,7 +63,10 @@ fn the_unit_file_verifies_and_is_hardened() {
     let complaints = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify: {complaints}");
     // verify reports a bad value as a warning and still exits 0: any output is a finding.
-    assert!(complaints.trim().is_empty(), "systemd-analyze verify: {complaints}");
+    assert!(
+        complaints.trim().is_empty(),
+        "systemd-analyze verify: {complaints}"
+    );
 }
 
 fn exprs(doc: &Yaml) -> Vec<(String, String)> {
@@ -67,10 +76,19 @@ fn exprs(doc: &Yaml) -> Vec<(String, String)> {
     for group in groups {
         assert!(group["name"].as_str().is_some());
         for rule in group["rules"].as_vec().expect("rules: a list") {
-            let name = rule["alert"].as_str().expect("every rule is an alert").to_string();
+            let name = rule["alert"]
+                .as_str()
+                .expect("every rule is an alert")
+                .to_string();
             let severity = rule["labels"]["severity"].as_str().unwrap_or_default();
-            assert!(["warning", "critical"].contains(&severity), "{name}: severity {severity:?}");
-            assert!(rule["annotations"]["summary"].as_str().is_some(), "{name}: a summary");
+            assert!(
+                ["warning", "critical"].contains(&severity),
+                "{name}: severity {severity:?}"
+            );
+            assert!(
+                rule["annotations"]["summary"].as_str().is_some(),
+                "{name}: a summary"
+            );
             out.push((name, rule["expr"].as_str().expect("an expr").to_string()));
         }
     }
@@ -131,7 +149,11 @@ fn the_alert_rules_pass_promtool() {
         return;
     };
     let text = |o: &std::process::Output| {
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     };
     assert!(check.status.success(), "promtool check rules: {}", text(&check));
     let test = run(&["test", "rules", "statmgr-alerts.test.yml"]).unwrap();

@@ -9,7 +9,14 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-const FLAGS: &[&str] = &["--busy-timeout", "200", "--retry-min", "200", "--retry-max", "500"];
+const FLAGS: &[&str] = &[
+    "--busy-timeout",
+    "200",
+    "--retry-min",
+    "200",
+    "--retry-max",
+    "500",
+];
 
 fn probe(endpoint: &str, path: &str) -> (u16, serde_json::Value) {
     let (status, body) = http_get(endpoint, path).expect("the API answers");
@@ -49,12 +56,19 @@ fn ok_without_a_token_fast_and_behind_the_host_check() {
         })
         .collect();
     times.sort();
-    eprintln!("/readyz round trip, median of 20 (new connection each): {:?}", times[10]);
+    eprintln!(
+        "/readyz round trip, median of 20 (new connection each): {:?}",
+        times[10]
+    );
     // A foreign Host header is refused as for every route (DNS rebinding).
     let addr = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     use std::io::{Read, Write};
-    write!(s, "GET /healthz HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
@@ -160,7 +174,10 @@ fn paused_is_ready_and_draining_is_not() {
     p.signal(libc::SIGTERM);
     let body = wait_probe(&endpoint, "/readyz", 503, "readyz while draining");
     let reason = body["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("shutting down") && reason.contains("draining"), "{reason}");
+    assert!(
+        reason.contains("shutting down") && reason.contains("draining"),
+        "{reason}"
+    );
     assert_eq!(probe(&endpoint, "/healthz").0, 200, "draining is still alive");
     let mut p = p;
     wait_for(Duration::from_secs(20), "the exit after the drain", || {

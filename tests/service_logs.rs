@@ -31,8 +31,14 @@ fn json_logs_are_one_object_per_line_with_level_target_and_fields() {
         .collect();
     assert!(lines.len() >= 3, "{log}");
     for v in &lines {
-        assert!(v["timestamp"].as_str().is_some_and(|t| t.starts_with("20")), "{v}");
-        assert!(["INFO", "WARN", "ERROR", "DEBUG"].contains(&v["level"].as_str().unwrap()), "{v}");
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.starts_with("20")),
+            "{v}"
+        );
+        assert!(
+            ["INFO", "WARN", "ERROR", "DEBUG"].contains(&v["level"].as_str().unwrap()),
+            "{v}"
+        );
         assert!(v["target"].as_str().unwrap().starts_with("statmgr"), "{v}");
         assert!(v["fields"]["message"].is_string(), "{v}");
     }
@@ -57,7 +63,10 @@ fn text_logs_carry_no_timestamp_of_their_own_under_the_journal() {
     let (status, text) = p.terminate_with_log(Duration::from_secs(15));
     assert!(status.success());
     let first = text.lines().next().expect("a log line");
-    assert!(first.trim_start().starts_with("INFO"), "no timestamp under the journal: {first:?}");
+    assert!(
+        first.trim_start().starts_with("INFO"),
+        "no timestamp under the journal: {first:?}"
+    );
     assert!(text.contains("processor started"));
 
     // JOURNAL_STREAM naming another file (a child of a journald service whose stderr was
@@ -68,5 +77,8 @@ fn text_logs_carry_no_timestamp_of_their_own_under_the_journal() {
     let (status, text) = p.terminate_with_log(Duration::from_secs(15));
     assert!(status.success());
     let first = text.lines().next().expect("a log line");
-    assert!(first.starts_with("20"), "a timestamp when stderr is not the journal: {first:?}");
+    assert!(
+        first.starts_with("20"),
+        "a timestamp when stderr is not the journal: {first:?}"
+    );
 }

@@ -107,7 +107,10 @@ fn ready_once_the_api_answers_then_status_lines_and_stopping_at_the_drain() {
         .find(|(_, t)| t.contains("READY=1"))
         .unwrap()
         .1;
-    assert!(ready.contains("STATUS="), "READY carries a first status: {ready:?}");
+    assert!(
+        ready.contains("STATUS="),
+        "READY carries a first status: {ready:?}"
+    );
 
     wait_for(Duration::from_secs(20), "the early file committed", || {
         row_count(&root) == 1
@@ -151,13 +154,21 @@ fn watchdog_pings_only_when_asked_for_this_process() {
     let p = Proc::start_with_env(
         &root,
         &[],
-        &[("NOTIFY_SOCKET", s), ("WATCHDOG_USEC", "400000"), ("WATCHDOG_PID", "1")],
+        &[
+            ("NOTIFY_SOCKET", s),
+            ("WATCHDOG_USEC", "400000"),
+            ("WATCHDOG_PID", "1"),
+        ],
     );
     wait_for(Duration::from_secs(20), "READY=1", || {
         !listener.with_line("READY=1").is_empty()
     });
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(listener.with_line("WATCHDOG=1").is_empty(), "{:?}", listener.all());
+    assert!(
+        listener.with_line("WATCHDOG=1").is_empty(),
+        "{:?}",
+        listener.all()
+    );
     assert!(p.terminate(Duration::from_secs(15)).0.success());
 
     let root2 = tmp.path().join("state2");
@@ -166,7 +177,10 @@ fn watchdog_pings_only_when_asked_for_this_process() {
     let p = Proc::start_with_env(
         &root2,
         &[],
-        &[("NOTIFY_SOCKET", sock2.to_str().unwrap()), ("WATCHDOG_USEC", "400000")],
+        &[
+            ("NOTIFY_SOCKET", sock2.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
     );
     wait_for(Duration::from_secs(20), "READY=1", || {
         !listener.with_line("READY=1").is_empty()
@@ -174,7 +188,11 @@ fn watchdog_pings_only_when_asked_for_this_process() {
     // Half the interval apart: about ten in two seconds (at least a few on a busy machine).
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
-    let pings = listener.with_line("WATCHDOG=1").into_iter().filter(|t| *t >= t0).count();
+    let pings = listener
+        .with_line("WATCHDOG=1")
+        .into_iter()
+        .filter(|t| *t >= t0)
+        .count();
     assert!(pings >= 3, "{pings} pings in 2 s with WATCHDOG_USEC=400000");
     assert!(p.terminate(Duration::from_secs(15)).0.success());
 }
@@ -204,16 +222,21 @@ fn a_wedged_committer_stops_the_watchdog_pings_until_it_moves_again() {
     // /healthz and the watchdog judge by the same heartbeat and limit (the interval, 1 s):
     // once /healthz says the committer made no progress, no ping may follow.
     let mut reason = String::new();
-    wait_for(Duration::from_secs(5), "/healthz to see the wedge", || {
-        match http_get(&endpoint, "/healthz") {
+    wait_for(
+        Duration::from_secs(5),
+        "/healthz to see the wedge",
+        || match http_get(&endpoint, "/healthz") {
             Some((503, body)) => {
                 reason = body;
                 true
             }
             _ => false,
-        }
-    });
-    assert!(reason.contains("committer") && reason.contains("no progress"), "{reason}");
+        },
+    );
+    assert!(
+        reason.contains("committer") && reason.contains("no progress"),
+        "{reason}"
+    );
     let seen = Instant::now();
     std::thread::sleep(Duration::from_millis(2500));
     let recent: Vec<Instant> = listener
@@ -221,13 +244,20 @@ fn a_wedged_committer_stops_the_watchdog_pings_until_it_moves_again() {
         .into_iter()
         .filter(|t| *t >= seen + Duration::from_millis(100))
         .collect();
-    assert!(recent.is_empty(), "pings while the committer is wedged: {recent:?}");
+    assert!(
+        recent.is_empty(),
+        "pings while the committer is wedged: {recent:?}"
+    );
     // The notifier itself is alive: its status lines go on.
     let statuses = listener.statuses().len();
     wait_for(Duration::from_secs(5), "a status line during the wedge", || {
         listener.statuses().len() > statuses
     });
-    assert!(p.log_text().contains("no more watchdog pings"), "{}", p.log_text());
+    assert!(
+        p.log_text().contains("no more watchdog pings"),
+        "{}",
+        p.log_text()
+    );
     // Once the commit goes through, the pings come back and the message is committed.
     wait_for(Duration::from_secs(20), "the commit after the wedge", || {
         row_count(&root) == 1

@@ -10,8 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::query::{file_query_pairs, STUCK_PREFIX};
 use crate::api::wire::{
-    ActionResult, ApiError, Event, FileDetail, FileKind, FileQuery, HealthStatus, RequeueRequest,
-    Snapshot,
+    ActionResult, ApiError, Event, FileDetail, FileKind, FileQuery, HealthStatus, RequeueRequest, Snapshot,
 };
 
 pub use sse::{Frame, Parser as SseParser};
@@ -368,8 +367,9 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| transport_error(&self.target, e))?;
-        let body = serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Other(format!("malformed /{probe} answer from {}: {e}", self.target.url)))?;
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Other(format!("malformed /{probe} answer from {}: {e}", self.target.url))
+        })?;
         Ok((ok, body))
     }
 

@@ -111,8 +111,15 @@ impl Measure {
     }
 
     fn complaint(&self) -> String {
-        let limit = if self.level() == Level::Critical { self.crit } else { self.warn };
-        format!("{} {:.0}{} > {limit}{}", self.what, self.value, self.unit, self.unit)
+        let limit = if self.level() == Level::Critical {
+            self.crit
+        } else {
+            self.warn
+        };
+        format!(
+            "{} {:.0}{} > {limit}{}",
+            self.what, self.value, self.unit, self.unit
+        )
     }
 }
 
@@ -138,14 +145,22 @@ impl CheckArgs {
 /// Seconds from the newest commit to the snapshot (or since start, if none yet).
 fn last_commit_age(s: &Snapshot) -> f64 {
     let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
-    match (s.batches.first().and_then(|b| parse(&b.committed_at)), parse(&s.taken_at)) {
+    match (
+        s.batches.first().and_then(|b| parse(&b.committed_at)),
+        parse(&s.taken_at),
+    ) {
         (Some(commit), Some(now)) => ((now - commit).num_milliseconds() as f64 / 1000.0).max(0.0),
         _ => s.uptime_s,
     }
 }
 
 /// The plugin's verdict on a snapshot and the two probes' answers.
-pub fn evaluate(args: &CheckArgs, s: &Snapshot, live: &HealthStatus, ready: &HealthStatus) -> (Level, String) {
+pub fn evaluate(
+    args: &CheckArgs,
+    s: &Snapshot,
+    live: &HealthStatus,
+    ready: &HealthStatus,
+) -> (Level, String) {
     let work = s.inbox.depth > 0 || s.in_flight.messages > 0;
     let measure = |label, value, unit, warn, crit, what, judged| Measure {
         label,
@@ -158,18 +173,62 @@ pub fn evaluate(args: &CheckArgs, s: &Snapshot, live: &HealthStatus, ready: &Hea
     };
     let commit_age = last_commit_age(s);
     let measures = [
-        measure("inbox_depth", s.inbox.depth as f64, "", args.warn_inbox_depth, args.crit_inbox_depth, "inbox files", true),
-        measure("inbox_age", s.inbox.oldest_age_s, "s", args.warn_inbox_age, args.crit_inbox_age, "oldest inbox file", s.inbox.depth > 0),
-        measure("retry_files", s.retry.total_unfiltered as f64, "", args.warn_retry, args.crit_retry, "retry files", true),
-        measure("stuck_files", s.stuck.total_unfiltered as f64, "", args.warn_stuck, args.crit_stuck, "stuck files", true),
-        measure("last_commit_age", commit_age, "s", args.warn_commit_age, args.crit_commit_age, "last commit", work),
+        measure(
+            "inbox_depth",
+            s.inbox.depth as f64,
+            "",
+            args.warn_inbox_depth,
+            args.crit_inbox_depth,
+            "inbox files",
+            true,
+        ),
+        measure(
+            "inbox_age",
+            s.inbox.oldest_age_s,
+            "s",
+            args.warn_inbox_age,
+            args.crit_inbox_age,
+            "oldest inbox file",
+            s.inbox.depth > 0,
+        ),
+        measure(
+            "retry_files",
+            s.retry.total_unfiltered as f64,
+            "",
+            args.warn_retry,
+            args.crit_retry,
+            "retry files",
+            true,
+        ),
+        measure(
+            "stuck_files",
+            s.stuck.total_unfiltered as f64,
+            "",
+            args.warn_stuck,
+            args.crit_stuck,
+            "stuck files",
+            true,
+        ),
+        measure(
+            "last_commit_age",
+            commit_age,
+            "s",
+            args.warn_commit_age,
+            args.crit_commit_age,
+            "last commit",
+            work,
+        ),
     ];
     let mut level = Level::Ok;
     let mut problems = Vec::new();
     for probe in [live, ready] {
         if probe.status != "ok" {
             let reason = probe.reason.as_deref().unwrap_or("unavailable");
-            let severity = if s.state == ProcessorState::Draining { Level::Warning } else { Level::Critical };
+            let severity = if s.state == ProcessorState::Draining {
+                Level::Warning
+            } else {
+                Level::Critical
+            };
             level = level.max(severity);
             problems.push(crate::message::escape_text(reason));
         }
@@ -192,17 +251,35 @@ pub fn evaluate(args: &CheckArgs, s: &Snapshot, live: &HealthStatus, ready: &Hea
         "; retry {}; stuck {}; last commit {}",
         s.retry.total_unfiltered,
         s.stuck.total_unfiltered,
-        if s.batches.is_empty() { "none since start".to_string() } else { format!("{commit_age:.0}s ago") }
+        if s.batches.is_empty() {
+            "none since start".to_string()
+        } else {
+            format!("{commit_age:.0}s ago")
+        }
     ));
-    let head = if problems.is_empty() { summary } else { format!("{}; {summary}", problems.join("; ")) };
+    let head = if problems.is_empty() {
+        summary
+    } else {
+        format!("{}; {summary}", problems.join("; "))
+    };
     let perf: Vec<String> = measures.iter().map(Measure::perfdata).collect();
     let counters = format!("committed={}c;;;0", s.counters.committed);
-    (level, format!("STATMGR {} - {head} | {} {counters}", level.word(), perf.join(" ")))
+    (
+        level,
+        format!(
+            "STATMGR {} - {head} | {} {counters}",
+            level.word(),
+            perf.join(" ")
+        ),
+    )
 }
 
 /// The UNKNOWN line for a usage error or an unreachable processor.
 pub fn unknown(why: &str) -> ExitCode {
-    println!("STATMGR UNKNOWN - {}", crate::message::escape_text(why).replace('|', "/"));
+    println!(
+        "STATMGR UNKNOWN - {}",
+        crate::message::escape_text(why).replace('|', "/")
+    );
     ExitCode::from(Level::Unknown as u8)
 }
 

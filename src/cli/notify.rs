@@ -97,7 +97,9 @@ impl Notifier {
                     }
                     Err(why) if !wedged_said => {
                         wedged_said = true;
-                        tracing::error!("{why}: no more watchdog pings (the service manager will restart the processor)");
+                        tracing::error!(
+                            "{why}: no more watchdog pings (the service manager will restart the processor)"
+                        );
                     }
                     Err(_) => {}
                 }
@@ -148,11 +150,7 @@ pub fn status_line(telemetry: &Telemetry, rate: f64) -> String {
         ..Default::default()
     };
     let snap = telemetry.snapshot(&one, &one);
-    let mut line = format!(
-        "{}; inbox {} files",
-        snap.state.as_str(),
-        snap.inbox.depth
-    );
+    let mut line = format!("{}; inbox {} files", snap.state.as_str(), snap.inbox.depth);
     if snap.inbox.depth > 0 {
         line.push_str(&format!(", oldest {:.0}s", snap.inbox.oldest_age_s));
     }

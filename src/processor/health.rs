@@ -74,7 +74,10 @@ pub struct BeatGuard<'a> {
 
 impl Drop for BeatGuard<'_> {
     fn drop(&mut self) {
-        self.health.beat_of(self.worker).stopped.store(true, Ordering::Relaxed);
+        self.health
+            .beat_of(self.worker)
+            .stopped
+            .store(true, Ordering::Relaxed);
     }
 }
 
@@ -100,7 +103,9 @@ impl Health {
 
     /// The thread made progress (or is idle and well).
     pub fn beat(&self, worker: Worker) {
-        self.beat_of(worker).last_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.beat_of(worker)
+            .last_ms
+            .store(self.now_ms(), Ordering::Relaxed);
     }
 
     /// `Ok` if `worker` runs and beat within `limit`; else why not.
@@ -170,7 +175,10 @@ mod tests {
     #[test]
     fn a_thread_is_alive_only_between_enter_and_exit_while_it_beats() {
         let h = Health::default();
-        assert!(h.alive(Worker::Committer, Duration::from_secs(1)).unwrap_err().contains("not started"));
+        assert!(h
+            .alive(Worker::Committer, Duration::from_secs(1))
+            .unwrap_err()
+            .contains("not started"));
         {
             let _g = h.enter(Worker::Committer);
             assert_eq!(h.alive(Worker::Committer, Duration::from_secs(1)), Ok(()));
@@ -179,7 +187,10 @@ mod tests {
             assert!(e.contains("no progress"), "{e}");
             h.beat(Worker::Committer);
             assert_eq!(h.alive(Worker::Committer, Duration::from_millis(10)), Ok(()));
-            assert!(h.all_alive(Duration::from_secs(1)).unwrap_err().contains("intake"));
+            assert!(h
+                .all_alive(Duration::from_secs(1))
+                .unwrap_err()
+                .contains("intake"));
         }
         let e = h.alive(Worker::Committer, Duration::from_secs(1)).unwrap_err();
         assert!(e.contains("stopped"), "{e}");

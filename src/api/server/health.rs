@@ -46,7 +46,10 @@ pub fn liveness(telemetry: &Telemetry, limit: Duration) -> Result<(), String> {
 pub fn readiness(telemetry: &Telemetry, shutting_down: bool) -> Result<(), (String, Option<String>)> {
     let state = telemetry.state();
     if shutting_down || matches!(state, ProcessorState::Draining | ProcessorState::Stopped) {
-        return Err((format!("the processor is shutting down ({})", state.as_str()), None));
+        return Err((
+            format!("the processor is shutting down ({})", state.as_str()),
+            None,
+        ));
     }
     if state == ProcessorState::Starting || !telemetry.health.has_scanned() {
         return Err(("the processor is starting".into(), None));

@@ -64,14 +64,23 @@ fn a_quiet_processor_is_ok_with_perfdata_in_the_standard_form() {
     let t = telemetry();
     let (level, line) = verdict(&t, &[]);
     assert_eq!(level, Level::Ok);
-    assert!(line.starts_with("STATMGR OK - inbox 0 files; retry 0; stuck 0; last commit none since start | "), "{line}");
+    assert!(
+        line.starts_with("STATMGR OK - inbox 0 files; retry 0; stuck 0; last commit none since start | "),
+        "{line}"
+    );
     let perf = line.split_once(" | ").unwrap().1;
     for item in perf.split(' ') {
         let (label, data) = item.split_once('=').unwrap();
-        assert!(label.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{item}");
+        assert!(
+            label.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{item}"
+        );
         let parts: Vec<&str> = data.split(';').collect();
         assert_eq!(parts.len(), 4, "value;warn;crit;min: {item}");
-        assert!(parts[0].trim_end_matches(['s', 'c']).parse::<i64>().is_ok(), "{item}");
+        assert!(
+            parts[0].trim_end_matches(['s', 'c']).parse::<i64>().is_ok(),
+            "{item}"
+        );
     }
     assert!(perf.contains("inbox_depth=0;1000;10000;0"), "{perf}");
     assert!(perf.contains("stuck_files=0;0;10;0"), "{perf}");
@@ -101,10 +110,23 @@ fn thresholds_are_crossed_when_the_value_is_above_them() {
     t.set_inbox(5, 100, Some(SystemTime::now() - Duration::from_secs(90)));
     let (level, line) = verdict(&t, &[]);
     assert_eq!(level, Level::Warning, "{line}");
-    assert!(line.starts_with("STATMGR WARNING - oldest inbox file 90s > 60s; inbox 5 files, oldest 90s;"), "{line}");
+    assert!(
+        line.starts_with("STATMGR WARNING - oldest inbox file 90s > 60s; inbox 5 files, oldest 90s;"),
+        "{line}"
+    );
     let (level, _) = verdict(&t, &["--warn-inbox-age", "90"]);
     assert_eq!(level, Level::Ok, "90 is not above 90");
-    let (level, _) = verdict(&t, &["--warn-inbox-depth", "1", "--crit-inbox-depth", "4", "--warn-inbox-age", "100"]);
+    let (level, _) = verdict(
+        &t,
+        &[
+            "--warn-inbox-depth",
+            "1",
+            "--crit-inbox-depth",
+            "4",
+            "--warn-inbox-age",
+            "100",
+        ],
+    );
     assert_eq!(level, Level::Critical);
 }
 
@@ -119,7 +141,10 @@ fn an_unready_database_is_critical_and_paused_is_a_warning() {
     };
     let (level, line) = evaluate(&args(&[]), &t.snapshot(&q, &q), &ok(), &down);
     assert_eq!(level, Level::Critical);
-    assert!(line.starts_with("STATMGR CRITICAL - database unreachable: database is locked; inbox 0 files"), "{line}");
+    assert!(
+        line.starts_with("STATMGR CRITICAL - database unreachable: database is locked; inbox 0 files"),
+        "{line}"
+    );
     t.set_state(ProcessorState::Paused);
     let (level, line) = verdict(&t, &[]);
     assert_eq!(level, Level::Warning);
@@ -128,7 +153,9 @@ fn an_unready_database_is_critical_and_paused_is_a_warning() {
 
 #[test]
 fn a_warning_above_its_critical_is_a_usage_error() {
-    let e = args(&["--warn-retry", "5", "--crit-retry", "1"]).validate().unwrap_err();
+    let e = args(&["--warn-retry", "5", "--crit-retry", "1"])
+        .validate()
+        .unwrap_err();
     assert!(e.contains("--warn-retry 5 is above --crit-retry 1"), "{e}");
     assert_eq!(args(&[]).validate(), Ok(()));
 }

@@ -32,7 +32,8 @@ pub(super) fn high_water(conn: &Connection) -> rusqlite::Result<i64> {
 /// read-only since is seen as such) takes the write lock and gives it back at once.
 /// Only run while the committer's last commit failed, to learn when that condition ended.
 pub fn probe_writable(path: &Path, busy_timeout: Duration) -> Result<(), StoreError> {
-    let failed = |what: &str, err: rusqlite::Error| with_context(what, classify_with(&err, Some(busy_timeout)));
+    let failed =
+        |what: &str, err: rusqlite::Error| with_context(what, classify_with(&err, Some(busy_timeout)));
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| failed("open", e))?;
     conn.busy_timeout(busy_timeout).map_err(|e| failed("open", e))?;
