@@ -3,6 +3,7 @@
 //! runs, `STOPPING=1` when the drain begins, and `WATCHDOG=1` while the committer and intake
 //! threads make progress. Without `NOTIFY_SOCKET` every call is a no-op.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ pub struct Notifier {
     enabled: bool,
     /// `WATCHDOG_USEC` (for this process, as `WATCHDOG_PID` says), if the manager wants pings.
     watchdog: Option<Duration>,
+    /// A failed send is logged once, not at every tick.
+    warned: Arc<AtomicBool>,
 }
 
 impl Notifier {
@@ -31,6 +34,7 @@ impl Notifier {
         Notifier {
             enabled,
             watchdog: watchdog.filter(|_| enabled),
+            warned: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -43,8 +47,12 @@ impl Notifier {
         if !self.enabled {
             return;
         }
-        if let Err(e) = sd_notify::notify(states) {
-            tracing::warn!("cannot notify the service manager (NOTIFY_SOCKET): {e}");
+        match sd_notify::notify(states) {
+            Ok(()) => self.warned.store(false, Ordering::Relaxed),
+            Err(e) if !self.warned.swap(true, Ordering::Relaxed) => {
+                tracing::warn!("cannot notify the service manager (NOTIFY_SOCKET): {e}");
+            }
+            Err(_) => {}
         }
     }
 
