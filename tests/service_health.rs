@@ -141,6 +141,9 @@ fn a_read_only_database_is_not_ready_with_the_reason() {
         reason.contains("read-only") || reason.contains("readonly") || reason.contains("I/O error"),
         "{reason}"
     );
+    // The probe (a fresh connection taking the write lock) does not mistake it for writable.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(probe(&endpoint, "/readyz").0, 503);
     drop(guard);
     wait_probe(&endpoint, "/readyz", 200, "ready again once writable");
     wait_for(Duration::from_secs(20), "every message committed", || {
