@@ -21,6 +21,7 @@ use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
+use crate::processor::settled::SettledRecords;
 use crate::processor::store::BatchSource;
 use unlink::Unlinker;
 
@@ -70,7 +71,8 @@ impl Committer {
         hurry: Arc<AtomicBool>,
         db_max: Arc<AtomicI64>,
     ) -> Committer {
-        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone());
+        let records = SettledRecords::new(settler.dirs.settled.clone(), settler.dirs.inbox.clone());
+        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone(), records);
         Committer {
             settler,
             index,
@@ -257,8 +259,8 @@ impl Committer {
     fn retry_one(&mut self, name: &str) {
         let dirs = self.settler.dirs.clone();
         let path = dirs.retry.join(name);
-        let (mut header, msgs) = match retry_file::read(&path) {
-            Ok(x) => x,
+        let decoded = match retry_file::read(&path, &self.config().limits) {
+            Ok(decoded) => decoded,
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.settler.telemetry.remove_file(FileKind::Retry, name);
                 return;
@@ -281,6 +283,9 @@ impl Committer {
                     .schedule(name, Instant::now() + self.config().retry_backoff_min);
                 return;
             }
+        };
+        let Some((mut header, msgs)) = self.set_aside_bad_lines(name, &path, decoded) else {
+            return;
         };
         let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
         let mut rest = settlement.leftover;
@@ -341,6 +346,38 @@ impl Committer {
             error,
             next_attempt_in_s: wait.as_secs_f64(),
         });
+    }
+
+    /// The bad lines of a retry file go to `corrupt/` (one entry) before its messages go
+    /// on; a file with no valid message goes there whole. `None`: nothing left to do now.
+    fn set_aside_bad_lines(
+        &mut self,
+        name: &str,
+        path: &std::path::Path,
+        decoded: retry_file::Decoded,
+    ) -> Option<(retry_file::RetryHeader, Vec<Message>)> {
+        let retry_file::Decoded {
+            header,
+            messages,
+            rejected,
+        } = decoded;
+        if rejected.is_empty() {
+            return Some((header, messages));
+        }
+        let (dirs, t) = (&self.settler.dirs, &self.settler.telemetry);
+        if messages.is_empty() {
+            corrupt::quarantine_lines(dirs, t, path, name, &rejected);
+            t.remove_file(FileKind::Retry, name);
+            return None;
+        }
+        if let Err(e) = corrupt::write_lines(dirs, t, name, path, &rejected, messages.len()) {
+            // The file stays whole in retry/ until its bad lines are durable in corrupt/.
+            tracing::error!("cannot write the {} bad lines of retry file {name} to corrupt/: {e}", rejected.len());
+            self.schedule
+                .schedule(name, Instant::now() + self.config().retry_backoff_min);
+            return None;
+        }
+        Some((header, messages))
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk
