@@ -393,17 +393,24 @@ mod tests {
         assert_eq!(d.messages, [msg(1), msg(2)]);
         assert_eq!(d.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), [4, 6]);
         // A doubled line fits the header neither way: refused whole.
+        let last = encode(&h, &[msg(2)]);
+        let line = &last[last[..last.len() - 1].iter().rposition(|&b| b == b'\n').unwrap() + 1..];
         let mut doubled = bytes.clone();
-        doubled.extend_from_slice(&bytes.clone()[bytes.len() - 10..]);
+        doubled.extend_from_slice(line);
         let why = decode(&doubled, &limits()).unwrap_err().to_string();
-        assert!(why.contains("header says 2 messages, the file holds 2 and 1 lines"), "{why}");
+        assert!(why.contains("header says 2 messages, the file holds 3"), "{why}");
+        // Every line lost, three junk lines instead: refused whole, with a reason.
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let lost = format!("{}junk\njunk\njunk\n", text.lines().next().unwrap().to_owned() + "\n");
+        let why = decode(lost.as_bytes(), &limits()).unwrap_err().to_string();
+        assert!(why.contains("header says 2 messages, the file holds 0 and 3 lines that are not messages"), "{why}");
     }
 
     #[test]
     fn the_inbox_limits_hold() {
         let small = Limits {
             max_messages_per_file: 2,
-            max_string_bytes: 10,
+            max_string_bytes: 25,
             ..Limits::default()
         };
         let h = RetryHeader::new(3, "x", SystemTime::now());
@@ -412,11 +419,11 @@ mod tests {
             .to_string();
         assert!(why.contains("more than 2 message lines"), "{why}");
         let mut long = msg(1);
-        long.component = "c".repeat(11);
+        long.component = "c".repeat(26);
         let h = RetryHeader::new(2, "x", SystemTime::now());
         let d = decode(&encode(&h, &[msg(2), long]), &small).unwrap();
         assert_eq!(d.messages, [msg(2)]);
-        assert!(d.rejected[0].reason.contains("more than the limit of 10 bytes"), "{:?}", d.rejected);
+        assert!(d.rejected[0].reason.contains("more than the limit of 25 bytes"), "{:?}", d.rejected);
     }
 
     #[test]

@@ -107,6 +107,7 @@ impl SettledRecords {
             }
         };
         let mut pending = Vec::new();
+        let mut done = Vec::new();
         let mut removed = 0usize;
         for entry in entries.flatten() {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
@@ -123,15 +124,27 @@ impl SettledRecords {
                     continue;
                 }
             }
-            self.forget(&name);
+            done.push(name);
         }
+        // The unlinks are made durable before the records that caused them go.
         if removed > 0 {
             if let Err(e) = sync_dir(&self.inbox) {
-                tracing::warn!("cannot sync {}: {e}", self.inbox.display());
+                tracing::warn!("cannot sync {}: {e}; the records stay until the next start", self.inbox.display());
+                return pending;
             }
             tracing::info!(
                 "removed {removed} inbox files whose messages were made durable before the restart (their unlink had failed)"
             );
+        }
+        for name in &done {
+            if let Err(e) = fs::remove_file(self.dir.join(name)) {
+                tracing::warn!(file = %escape_text(name), "cannot remove its record in settled/: {e}");
+            }
+        }
+        if !done.is_empty() {
+            if let Err(e) = sync_dir(&self.dir) {
+                tracing::warn!("cannot sync {}: {e}", self.dir.display());
+            }
         }
         pending
     }

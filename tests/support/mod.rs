@@ -21,6 +21,13 @@ pub struct Proc {
     pub log: PathBuf,
 }
 
+fn started_count(log: &Path) -> usize {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("processor started")
+        .count()
+}
+
 impl Proc {
     /// Starts `statmgr run --root ROOT` with fast test timings plus `extra` flags, and
     /// waits until it holds the state directory.
@@ -39,6 +46,7 @@ impl Proc {
             }
         }
         args.extend_from_slice(extra);
+        let started_before = started_count(&log);
         let child = Command::new(bin())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -52,11 +60,11 @@ impl Proc {
             root: root.to_path_buf(),
             log,
         };
-        p.wait_ready();
+        p.wait_ready(started_before);
         p
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, started_before: usize) {
         let pid = self.child.id().to_string();
         let lock = self.root.join("statmgr.lock");
         let (child, log, root) = (&mut self.child, &self.log, &self.root);
@@ -72,7 +80,14 @@ impl Proc {
                 .unwrap_or(false)
                 && root.join("statmgr.db").exists()
         });
-        // The lock is taken before the database opens; give the threads a moment.
+        // The lock is taken before the database opens, and the signal handlers are set
+        // after the API starts ("processor started"): a SIGTERM before that kills the
+        // process instead of draining it. Wait for the line (a bounded time: a processor
+        // may be slow to open a locked database on purpose), then give it a moment.
+        let log = self.log.clone();
+        wait_until(Duration::from_secs(5), || {
+            started_count(&log) > started_before
+        });
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -336,6 +351,7 @@ impl Proc {
                 Ok(())
             });
         }
+        let started_before = started_count(&log);
         let child = command
             .args(&args)
             .env("RUST_LOG", "info")
@@ -350,7 +366,7 @@ impl Proc {
             root: root.to_path_buf(),
             log,
         };
-        p.wait_ready();
+        p.wait_ready(started_before);
         p
     }
 
