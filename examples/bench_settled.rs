@@ -117,8 +117,14 @@ fn sql_batch(c: &mut Connection, next: &mut u64, files: usize, record: bool) -> 
         if record {
             for f in 0..files {
                 let name = format!("{}-{f:06}.json", *next);
-                rec.execute(params![name, 2049, *next as i64 + f as i64, 300, 1_700_000_000_000_000_000i64])
-                    .expect("record");
+                rec.execute(params![
+                    name,
+                    2049,
+                    *next as i64 + f as i64,
+                    300,
+                    1_700_000_000_000_000_000i64
+                ])
+                .expect("record");
             }
         }
     }
@@ -173,7 +179,10 @@ fn main() {
     }
     drop(store);
     println!("batches of {BATCH} messages, {batches} per variant, medians (ms per batch)");
-    println!("store commit_batch (the real path)          {:>7.2}", median(real));
+    println!(
+        "store commit_batch (the real path)          {:>7.2}",
+        median(real)
+    );
     let mut c = connect(&path);
     for files in [1000usize, 100, 10] {
         let (mut plain, mut recorded, mut forget) = (Vec::new(), Vec::new(), Vec::new());

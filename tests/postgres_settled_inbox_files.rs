@@ -46,9 +46,11 @@ fn a_settled_inbox_file_is_removed_unread_after_a_restart_on_postgres() {
     });
     pg.stop(false);
     drop_messages(&root, 100..110, 5);
-    wait_until(Duration::from_secs(30), "the files of the outage in stuck/", || {
-        uids_in_batch_files(&root, "stuck").len() == 10 && files_in(&root, "retry").is_empty()
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the files of the outage in stuck/",
+        || uids_in_batch_files(&root, "stuck").len() == 10 && files_in(&root, "retry").is_empty(),
+    );
     assert!(p.terminate(Duration::from_secs(20)).success());
     let inbox = files_in(&root, "inbox");
     assert_eq!(inbox.len(), 4, "every unlink failed: {inbox:?}");
@@ -75,6 +77,9 @@ fn a_settled_inbox_file_is_removed_unread_after_a_restart_on_postgres() {
     stored.sort();
     let mut want: Vec<String> = (0..10).map(|n| format!("u-{n}")).collect();
     want.sort();
-    assert_eq!(stored, want, "the messages in stuck/ were not committed a second time");
+    assert_eq!(
+        stored, want,
+        "the messages in stuck/ were not committed a second time"
+    );
     check_database(&sql);
 }

@@ -127,13 +127,23 @@ fn hostile_files_get_a_clear_reason_in_bounded_memory_without_a_panic() {
         .collect();
     assert_eq!(
         line_files,
-        ["many-bad-lines.jsonl.bad-lines", "many-bad-lines.jsonl.bad-lines.reason"],
+        [
+            "many-bad-lines.jsonl.bad-lines",
+            "many-bad-lines.jsonl.bad-lines.reason"
+        ],
         "the 1,000 bad lines of one file are one entry in corrupt/"
     );
     let bad = std::fs::read(root.join("corrupt/many-bad-lines.jsonl.bad-lines")).unwrap();
-    assert_eq!(bad.iter().filter(|&&b| b == b'\n').count(), 1000, "every bad line kept");
+    assert_eq!(
+        bad.iter().filter(|&&b| b == b'\n').count(),
+        1000,
+        "every bad line kept"
+    );
     let why = reason_of(&root, "many-bad-lines.jsonl.bad-lines");
-    assert!(why.contains("1000 lines are not valid messages") && why.contains("... and 980 more"), "{why}");
+    assert!(
+        why.contains("1000 lines are not valid messages") && why.contains("... and 980 more"),
+        "{why}"
+    );
     let foreign: Vec<&String> = corrupt.iter().filter(|n| n.starts_with("non-utf8-")).collect();
     assert_eq!(
         foreign.len(),

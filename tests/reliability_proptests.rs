@@ -53,9 +53,8 @@ fn text(max: usize) -> impl Strategy<Value = String> {
 /// file, and they are read back with the inbox's checks): a uid without control
 /// characters, non-empty component, machine and site, an RFC 3339 time.
 fn message() -> impl Strategy<Value = Message> {
-    let time = (2000..2100i32, 1..=12u32, 1..=28u32, 0..24u32, 0..60u32, 0..60u32).prop_map(
-        |(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
-    );
+    let time = (2000..2100i32, 1..=12u32, 1..=28u32, 0..24u32, 0..60u32, 0..60u32)
+        .prop_map(|(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"));
     let head = (
         text(20).prop_map(|t| format!("u{}", t.chars().filter(|&c| !needs_escape(c)).collect::<String>())),
         any::<i64>(),

@@ -160,7 +160,11 @@ fn retry_files_edited_by_hand_are_refused_with_a_reason_or_commit_if_still_valid
             why.contains(needle),
             "{name}: reason {why:?} should mention {needle:?}"
         );
-        assert_eq!(&fs::read(root.join("corrupt").join(name)).unwrap(), body, "{name} kept whole");
+        assert_eq!(
+            &fs::read(root.join("corrupt").join(name)).unwrap(),
+            body,
+            "{name} kept whole"
+        );
     }
     for (name, _, needle) in &set_aside {
         let (lines, why) = bad_lines(&root, name);
@@ -169,7 +173,10 @@ fn retry_files_edited_by_hand_are_refused_with_a_reason_or_commit_if_still_valid
             why.contains("1 lines are not valid messages") && why.contains(needle),
             "{name}: reason {why:?} should mention {needle:?}"
         );
-        assert!(!why.contains('\u{1b}') && !why.contains('\0'), "{name}: escaped: {why:?}");
+        assert!(
+            !why.contains('\u{1b}') && !why.contains('\0'),
+            "{name}: escaped: {why:?}"
+        );
     }
     assert!(reason(&root, "link.batch").contains("not a regular file"));
     assert!(fs::symlink_metadata(root.join("corrupt/link.batch"))
@@ -185,10 +192,17 @@ fn retry_files_edited_by_hand_are_refused_with_a_reason_or_commit_if_still_valid
             .map(Result::unwrap)
             .collect()
     };
-    let want: Vec<(String, String)> = [("u-1", "H"), ("u-2", "H"), ("u-3", "H"), ("u-7", "FIXED"), ("u-8", "FIXED"), ("u-9", "FIXED")]
-        .iter()
-        .map(|(u, m)| (u.to_string(), m.to_string()))
-        .collect();
+    let want: Vec<(String, String)> = [
+        ("u-1", "H"),
+        ("u-2", "H"),
+        ("u-3", "H"),
+        ("u-7", "FIXED"),
+        ("u-8", "FIXED"),
+        ("u-9", "FIXED"),
+    ]
+    .iter()
+    .map(|(u, m)| (u.to_string(), m.to_string()))
+    .collect();
     assert_eq!(machines, want);
     let (status, _) = p.terminate(Duration::from_secs(15));
     assert!(status.success(), "the worker never crashed");
@@ -197,10 +211,12 @@ fn retry_files_edited_by_hand_are_refused_with_a_reason_or_commit_if_still_valid
 /// The bad lines of `name` in corrupt/ as one entry: its lines, and its reason.
 fn bad_lines(root: &Path, name: &str) -> (Vec<Vec<u8>>, String) {
     let entry = format!("{name}.bad-lines");
-    let text = fs::read(root.join("corrupt").join(&entry)).unwrap_or_else(|e| {
-        panic!("{entry}: {e}; corrupt/ holds {:?}", files_in(root, "corrupt"))
-    });
-    let lines = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>();
+    let text = fs::read(root.join("corrupt").join(&entry))
+        .unwrap_or_else(|e| panic!("{entry}: {e}; corrupt/ holds {:?}", files_in(root, "corrupt")));
+    let lines = text
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect::<Vec<_>>();
     (lines[..lines.len() - 1].to_vec(), reason(root, &entry))
 }
 
@@ -243,12 +259,19 @@ fn a_retry_file_with_20000_bad_lines_commits_its_50_messages_and_sets_the_lines_
     assert_eq!(lines, junk, "every bad line kept as it was, in its order");
     assert!(why.contains("20000 lines are not valid messages"), "{why}");
     assert!(why.contains("the other 50 messages of the file went on"), "{why}");
-    assert!(why.contains("line 52: ") && why.contains("line 71: "), "the first 20 listed: {why}");
+    assert!(
+        why.contains("line 52: ") && why.contains("line 71: "),
+        "the first 20 listed: {why}"
+    );
     assert!(!why.contains("line 72: "), "only the first 20 listed: {why}");
     assert!(why.contains("... and 19980 more"), "{why}");
     assert!(!why.contains('\u{1b}'), "escaped: {why}");
     assert!(why.len() < 8192, "short: {} bytes", why.len());
-    assert_eq!(log.matches("moved to corrupt/").count(), 1, "one corrupt/ entry, one report");
+    assert_eq!(
+        log.matches("moved to corrupt/").count(),
+        1,
+        "one corrupt/ entry, one report"
+    );
     let mut want: Vec<String> = ns.iter().map(|n| format!("u-{n}")).collect();
     want.sort();
     assert_eq!(uids(&root), want);
@@ -277,11 +300,23 @@ fn retry_files_are_held_to_the_inbox_limits() {
     assert!(over.len() > 4096 + (1 << 20), "{} bytes", over.len());
     fs::write(retry.join("over-size.batch"), &over).unwrap();
     // Over the message-count limit (--max-messages-per-file 10).
-    fs::write(retry.join("over-count.batch"), retry_bytes(&(200..211).collect::<Vec<_>>())).unwrap();
+    fs::write(
+        retry.join("over-count.batch"),
+        retry_bytes(&(200..211).collect::<Vec<_>>()),
+    )
+    .unwrap();
     // One message over the string limit (--max-string-bytes 64): only it is set aside.
     let text = String::from_utf8(retry_bytes(&[300, 301, 302])).unwrap();
-    let long = text.replacen("\"machine\":\"H\"", &format!("\"machine\":\"{}\"", "L".repeat(65)), 2);
-    let long = long.replacen(&format!("\"machine\":\"{}\"", "L".repeat(65)), "\"machine\":\"H\"", 1);
+    let long = text.replacen(
+        "\"machine\":\"H\"",
+        &format!("\"machine\":\"{}\"", "L".repeat(65)),
+        2,
+    );
+    let long = long.replacen(
+        &format!("\"machine\":\"{}\"", "L".repeat(65)),
+        "\"machine\":\"H\"",
+        1,
+    );
     fs::write(retry.join("long-string.batch"), long).unwrap();
 
     let limits = [
@@ -301,20 +336,38 @@ fn retry_files_are_held_to_the_inbox_limits() {
     assert!(p.stop(Duration::from_secs(15)).success());
     let why = reason(&root, "torn-header.batch");
     assert!(why.contains("header line"), "{why}");
-    assert_eq!(fs::read(root.join("corrupt/torn-header.batch")).unwrap(), torn, "kept whole");
+    assert_eq!(
+        fs::read(root.join("corrupt/torn-header.batch")).unwrap(),
+        torn,
+        "kept whole"
+    );
     let why = reason(&root, "over-size.batch");
     assert!(
-        why.contains(&format!("the file is {} bytes, over the limit of 1052672 bytes", over.len())),
+        why.contains(&format!(
+            "the file is {} bytes, over the limit of 1052672 bytes",
+            over.len()
+        )),
         "{why}"
     );
     assert!(why.contains("--max-file-bytes 4096"), "{why}");
-    assert_eq!(fs::read(root.join("corrupt/over-size.batch")).unwrap(), over, "kept whole");
+    assert_eq!(
+        fs::read(root.join("corrupt/over-size.batch")).unwrap(),
+        over,
+        "kept whole"
+    );
     let why = reason(&root, "over-count.batch");
     assert!(why.contains("more than 10 message lines"), "{why}");
     let (lines, why) = bad_lines(&root, "long-string.batch");
     assert_eq!(lines.len(), 1);
-    assert!(why.contains("line 3: ") && why.contains("more than the limit of 64 bytes"), "{why}");
-    assert_eq!(uids(&root), ["u-300", "u-302"], "never half replayed, the good lines went on");
+    assert!(
+        why.contains("line 3: ") && why.contains("more than the limit of 64 bytes"),
+        "{why}"
+    );
+    assert_eq!(
+        uids(&root),
+        ["u-300", "u-302"],
+        "never half replayed, the good lines went on"
+    );
     check_database(&root);
 }
 
@@ -344,7 +397,13 @@ fn a_stuck_file_with_bad_lines_requeued_commits_its_messages() {
     assert!(p.stop(Duration::from_secs(15)).success());
     assert!(files_in(&root, "stuck").is_empty());
     let (lines, why) = bad_lines(&root, "edited.batch");
-    assert_eq!(lines, [b"# a note the operator typed".to_vec(), b"{\"uid\": \"u-9\"}".to_vec()]);
+    assert_eq!(
+        lines,
+        [
+            b"# a note the operator typed".to_vec(),
+            b"{\"uid\": \"u-9\"}".to_vec()
+        ]
+    );
     assert!(why.contains("2 lines are not valid messages"), "{why}");
     assert!(why.contains("line 5: ") && why.contains("line 6: "), "{why}");
     assert_eq!(uids(&root), ["u-1", "u-2", "u-3"]);

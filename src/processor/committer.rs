@@ -284,9 +284,24 @@ impl Committer {
                 return;
             }
         };
-        let Some((mut header, msgs)) = self.set_aside_bad_lines(name, &path, decoded) else {
-            return;
-        };
+        let retry_file::Decoded {
+            mut header,
+            messages: msgs,
+            rejected,
+        } = decoded;
+        let t = &self.settler.telemetry;
+        match corrupt::set_aside(&dirs, t, name, &path, msgs.len(), &rejected) {
+            Ok(true) => {}
+            Ok(false) => {
+                t.remove_file(FileKind::Retry, name);
+                return;
+            }
+            Err(e) => {
+                tracing::error!("cannot write the bad lines of retry file {name} to corrupt/: {e}");
+                let due = Instant::now() + self.config().retry_backoff_min;
+                return self.schedule.schedule(name, due);
+            }
+        }
         let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
         let mut rest = settlement.leftover;
         rest.append(&mut self.settler.write_poison(settlement.poison));
@@ -346,38 +361,6 @@ impl Committer {
             error,
             next_attempt_in_s: wait.as_secs_f64(),
         });
-    }
-
-    /// The bad lines of a retry file go to `corrupt/` (one entry) before its messages go
-    /// on; a file with no valid message goes there whole. `None`: nothing left to do now.
-    fn set_aside_bad_lines(
-        &mut self,
-        name: &str,
-        path: &std::path::Path,
-        decoded: retry_file::Decoded,
-    ) -> Option<(retry_file::RetryHeader, Vec<Message>)> {
-        let retry_file::Decoded {
-            header,
-            messages,
-            rejected,
-        } = decoded;
-        if rejected.is_empty() {
-            return Some((header, messages));
-        }
-        let (dirs, t) = (&self.settler.dirs, &self.settler.telemetry);
-        if messages.is_empty() {
-            corrupt::quarantine_lines(dirs, t, path, name, &rejected);
-            t.remove_file(FileKind::Retry, name);
-            return None;
-        }
-        if let Err(e) = corrupt::write_lines(dirs, t, name, path, &rejected, messages.len()) {
-            // The file stays whole in retry/ until its bad lines are durable in corrupt/.
-            tracing::error!("cannot write the {} bad lines of retry file {name} to corrupt/: {e}", rejected.len());
-            self.schedule
-                .schedule(name, Instant::now() + self.config().retry_backoff_min);
-            return None;
-        }
-        Some((header, messages))
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk

@@ -50,7 +50,14 @@ pub fn quarantine_lines(
         rejected.len(),
         rejected.first().map(|r| r.reason.as_str()).unwrap_or("")
     );
-    quarantine_with(dirs, telemetry, path, name, &lines_reason_text(path, &reason), &summary)
+    quarantine_with(
+        dirs,
+        telemetry,
+        path,
+        name,
+        &lines_reason_text(path, &reason),
+        &summary,
+    )
 }
 
 fn quarantine_with(
@@ -144,9 +151,7 @@ pub fn write_lines(
         return Ok(());
     }
     let name = unused_name(&dirs.corrupt, &base);
-    let rest = format!(
-        " (kept here in their order; the other {good} messages of the file went on)"
-    );
+    let rest = format!(" (kept here in their order; the other {good} messages of the file went on)");
     let reason = lines_reason(rejected, &rest);
     let summary = format!(
         "{} lines are not valid messages; the first: {}",
@@ -161,6 +166,28 @@ pub fn write_lines(
     write_durably(&dirs.corrupt, &name, &text)?;
     report(telemetry, &name, &summary);
     Ok(())
+}
+
+/// The bad lines of a retry or stuck file, before its messages go on: one `corrupt/` entry,
+/// or the whole file when it holds no valid message. `Ok(true)`: its `good` messages go on;
+/// `Ok(false)`: the whole file went to `corrupt/`; `Err`: the lines could not be made
+/// durable, and the file must stay whole where it is.
+pub fn set_aside(
+    dirs: &StateDir,
+    telemetry: &Telemetry,
+    name: &str,
+    path: &Path,
+    good: usize,
+    rejected: &[RejectedLine],
+) -> std::io::Result<bool> {
+    if rejected.is_empty() {
+        return Ok(true);
+    }
+    if good == 0 {
+        quarantine_lines(dirs, telemetry, path, name, rejected);
+        return Ok(false);
+    }
+    write_lines(dirs, telemetry, name, path, rejected, good).map(|()| true)
 }
 
 /// A `.reason` whose reason spans several lines (each escaped on its own).

@@ -45,7 +45,13 @@ impl StateDir {
     pub fn create(&self) -> Result<(), Error> {
         fs::create_dir_all(&self.root).map_err(|e| Error::io("create state directory", &self.root, e))?;
         refuse_world_writable(&self.root, "state directory")?;
-        for dir in [&self.inbox, &self.retry, &self.stuck, &self.corrupt, &self.settled] {
+        for dir in [
+            &self.inbox,
+            &self.retry,
+            &self.stuck,
+            &self.corrupt,
+            &self.settled,
+        ] {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         // Anyone who can write here can plant retry files (committed without the inbox's

@@ -55,9 +55,8 @@ pub fn requeue(
         let target = unused_name(&dirs.retry, name);
         // One rename, its lines as they are: the retry worker reads them with the inbox's
         // limits and sets aside any bad line.
-        retry_file::move_with_header(&dirs.stuck, name, &dirs.retry, &target, &header).map_err(|e| {
-            ControlError::Failed(format!("cannot move stuck/{name} to retry/{target}: {e}"))
-        })?;
+        retry_file::move_with_header(&dirs.stuck, name, &dirs.retry, &target, &header)
+            .map_err(|e| ControlError::Failed(format!("cannot move stuck/{name} to retry/{target}: {e}")))?;
         stuck_names.remove(name);
         telemetry.remove_file(FileKind::Stuck, name);
         let mut entry = header.entry(&target, true);

@@ -129,7 +129,10 @@ impl SettledRecords {
         // The unlinks are made durable before the records that caused them go.
         if removed > 0 {
             if let Err(e) = sync_dir(&self.inbox) {
-                tracing::warn!("cannot sync {}: {e}; the records stay until the next start", self.inbox.display());
+                tracing::warn!(
+                    "cannot sync {}: {e}; the records stay until the next start",
+                    self.inbox.display()
+                );
                 return pending;
             }
             tracing::info!(
@@ -223,7 +226,10 @@ mod tests {
         records.record("gone.json").unwrap();
         assert!(records.settle_at_start().is_empty());
         assert!(!inbox.join("same.json").exists(), "settled: unlinked unread");
-        assert!(inbox.join("replaced.json").exists(), "a new file is never dropped");
+        assert!(
+            inbox.join("replaced.json").exists(),
+            "a new file is never dropped"
+        );
         assert_eq!(fs::read_dir(tmp.path().join("settled")).unwrap().count(), 0);
     }
 }

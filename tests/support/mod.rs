@@ -85,9 +85,7 @@ impl Proc {
         // process instead of draining it. Wait for the line (a bounded time: a processor
         // may be slow to open a locked database on purpose), then give it a moment.
         let log = self.log.clone();
-        wait_until(Duration::from_secs(5), || {
-            started_count(&log) > started_before
-        });
+        wait_until(Duration::from_secs(5), || started_count(&log) > started_before);
         std::thread::sleep(Duration::from_millis(50));
     }
 

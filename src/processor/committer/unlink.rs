@@ -191,7 +191,10 @@ fn unlink_all(
     let files: Vec<Failed> = match work {
         Work::First(names) => names
             .into_iter()
-            .map(|name| Failed { name, recorded: false })
+            .map(|name| Failed {
+                name,
+                recorded: false,
+            })
             .collect(),
         Work::Again(failed) => failed,
     };
