@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::message::escape_text;
-use crate::processor::dirs::{sync_dir, validate_file_name, write_durably};
+use crate::processor::dirs::{sync_dir, write_durably};
 
 /// What identifies one inbox file: a new file under the same name differs in at least
 /// its inode or change time (a rename into the inbox sets the change time).
@@ -113,8 +113,8 @@ impl SettledRecords {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if validate_file_name(&name).is_err() {
-                continue; // our own temporary files, or not ours
+            if name.starts_with('.') {
+                continue; // our own temporary files
             }
             match self.settle_one(&name) {
                 Settle::Unlinked => removed += 1,
@@ -216,6 +216,8 @@ mod tests {
         let (tmp, records) = setup();
         let inbox = tmp.path().join("inbox");
         fs::write(inbox.join("same.json"), b"{}").unwrap();
+        fs::write(inbox.join("new\nline\u{1b}.json"), b"{}").unwrap();
+        records.record("new\nline\u{1b}.json").unwrap();
         fs::write(inbox.join("replaced.json"), b"{}").unwrap();
         records.record("same.json").unwrap();
         records.record("replaced.json").unwrap();
@@ -226,6 +228,7 @@ mod tests {
         records.record("gone.json").unwrap();
         assert!(records.settle_at_start().is_empty());
         assert!(!inbox.join("same.json").exists(), "settled: unlinked unread");
+        assert!(!inbox.join("new\nline\u{1b}.json").exists(), "whatever its name");
         assert!(
             inbox.join("replaced.json").exists(),
             "a new file is never dropped"
