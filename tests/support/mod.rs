@@ -19,6 +19,8 @@ pub struct Proc {
     pub child: Child,
     pub root: PathBuf,
     pub log: PathBuf,
+    /// "processor started" lines in `log` before this process was spawned.
+    started_before: usize,
 }
 
 fn started_count(log: &Path) -> usize {
@@ -59,12 +61,13 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
+            started_before,
         };
-        p.wait_ready(started_before);
+        p.wait_ready();
         p
     }
 
-    fn wait_ready(&mut self, started_before: usize) {
+    fn wait_ready(&mut self) {
         let pid = self.child.id().to_string();
         let lock = self.root.join("statmgr.lock");
         let (child, log, root) = (&mut self.child, &self.log, &self.root);
@@ -80,12 +83,7 @@ impl Proc {
                 .unwrap_or(false)
                 && root.join("statmgr.db").exists()
         });
-        // The lock is taken before the database opens, and the signal handlers are set
-        // after the API starts ("processor started"): a SIGTERM before that kills the
-        // process instead of draining it. Wait for the line (a bounded time: a processor
-        // may be slow to open a locked database on purpose), then give it a moment.
-        let log = self.log.clone();
-        wait_until(Duration::from_secs(5), || started_count(&log) > started_before);
+        // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -139,6 +137,14 @@ impl Proc {
     }
 
     fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        // The signal handlers are set after the API starts ("processor started"): a
+        // SIGTERM before that kills the process instead of draining it. Wait for the line
+        // (bounded: a processor may be slow to start on purpose).
+        let (log, before) = (self.log.clone(), self.started_before);
+        let child = &mut self.child;
+        wait_until(Duration::from_secs(5), || {
+            started_count(&log) > before || !matches!(child.try_wait(), Ok(None))
+        });
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -363,8 +369,9 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
+            started_before,
         };
-        p.wait_ready(started_before);
+        p.wait_ready();
         p
     }
 
