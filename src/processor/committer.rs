@@ -22,6 +22,7 @@ use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
+use crate::processor::settled::SettledRecords;
 use crate::processor::store::BatchSource;
 use unlink::Unlinker;
 
@@ -71,7 +72,8 @@ impl Committer {
         hurry: Arc<AtomicBool>,
         db_max: Arc<AtomicI64>,
     ) -> Committer {
-        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone());
+        let records = SettledRecords::new(settler.dirs.settled.clone(), settler.dirs.inbox.clone());
+        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone(), records);
         Committer {
             settler,
             index,
@@ -262,8 +264,8 @@ impl Committer {
     fn retry_one(&mut self, name: &str) {
         let dirs = self.settler.dirs.clone();
         let path = dirs.retry.join(name);
-        let (mut header, msgs) = match retry_file::read(&path) {
-            Ok(x) => x,
+        let decoded = match retry_file::read(&path, &self.config().limits) {
+            Ok(decoded) => decoded,
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.settler.telemetry.remove_file(FileKind::Retry, name);
                 return;
@@ -287,6 +289,24 @@ impl Committer {
                 return;
             }
         };
+        let retry_file::Decoded {
+            mut header,
+            messages: msgs,
+            rejected,
+        } = decoded;
+        let t = &self.settler.telemetry;
+        match corrupt::set_aside(&dirs, t, name, &path, msgs.len(), &rejected) {
+            Ok(true) => {}
+            Ok(false) => {
+                t.remove_file(FileKind::Retry, name);
+                return;
+            }
+            Err(e) => {
+                tracing::error!("cannot write the bad lines of retry file {name} to corrupt/: {e}");
+                let due = Instant::now() + self.config().retry_backoff_min;
+                return self.schedule.schedule(name, due);
+            }
+        }
         let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
         let mut rest = settlement.leftover;
         rest.append(&mut self.settler.write_poison(settlement.poison));

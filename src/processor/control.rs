@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::wire::{ActionResult, EventKind, FileDetail, FileKind, FileQuery, ProcessorState, Snapshot};
+use crate::config::Limits;
 use crate::processor::dirs::StateDir;
 use crate::processor::telemetry::Telemetry;
 
@@ -54,6 +55,8 @@ pub struct Handle {
     pub dirs: StateDir,
     commands: crossbeam_channel::Sender<Command>,
     paused: Arc<watch::Sender<bool>>,
+    /// The inbox's limits, which retry and stuck files are read with.
+    limits: Limits,
 }
 
 impl Handle {
@@ -68,7 +71,14 @@ impl Handle {
             dirs,
             commands,
             paused,
+            limits: Limits::default(),
         }
+    }
+
+    /// The limits retry and stuck files are read with (the processor's own).
+    pub fn with_limits(mut self, limits: Limits) -> Handle {
+        self.limits = limits;
+        self
     }
 
     pub fn snapshot(&self, retry: &FileQuery, stuck: &FileQuery) -> Snapshot {
@@ -84,7 +94,15 @@ impl Handle {
         offset: u64,
         limit: u64,
     ) -> Result<FileDetail, ControlError> {
-        crate::processor::retry::file_detail(&self.dirs, &self.telemetry, kind, name, offset, limit)
+        crate::processor::retry::file_detail(
+            &self.dirs,
+            &self.telemetry,
+            kind,
+            name,
+            offset,
+            limit,
+            &self.limits,
+        )
     }
 
     fn record(&self, action: &str, target: Option<&str>, origin: &str, outcome: &str) -> ActionResult {

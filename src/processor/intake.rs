@@ -293,19 +293,18 @@ impl Intake {
             }
         };
         drop(bytes);
-        for bad in &parsed.rejected {
-            let written = corrupt::write_line(
+        if !parsed.rejected.is_empty() {
+            let written = corrupt::write_lines(
                 &self.dirs,
                 &self.telemetry,
                 name,
                 &path,
-                bad.line,
-                &bad.text,
-                &bad.reason,
+                &parsed.rejected,
+                parsed.messages.len(),
             );
             if let Err(e) = written {
-                // The bad line must be durable in corrupt/ before the file may leave the inbox.
-                tracing::error!(file = %escape_text(name), "cannot write line {} to corrupt/: {e}; will try again", bad.line);
+                // The bad lines must be durable in corrupt/ before the file may leave the inbox.
+                tracing::error!(file = %escape_text(name), "cannot write its {} bad lines to corrupt/: {e}; will try again", parsed.rejected.len());
                 self.index.release(name, Instant::now() + HOLD_AFTER_FAILURE);
                 return;
             }

@@ -14,6 +14,7 @@ pub mod requeue;
 pub mod retry;
 pub mod retry_file;
 pub mod settle;
+pub mod settled;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
@@ -74,7 +75,8 @@ pub fn start(
     let hurry = Arc::new(AtomicBool::new(false));
     let db_max = Arc::new(AtomicI64::new(-1));
     let index = inbox::InboxIndex::default();
-    let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone());
+    let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone())
+        .with_limits(config.limits.clone());
 
     let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), store);
     let committer = committer::Committer::new(

@@ -2,12 +2,11 @@
 //! becomes due now. The version the operator saw (the attempt count) must still hold.
 
 use std::collections::HashSet;
-use std::fs;
 use std::time::Instant;
 
 use crate::api::wire::FileKind;
 use crate::processor::control::ControlError;
-use crate::processor::dirs::{resolve_regular_file, sync_dir, unused_name, ResolveError};
+use crate::processor::dirs::{resolve_regular_file, unused_name, ResolveError};
 use crate::processor::retry::RetrySchedule;
 use crate::processor::retry_file::{self, ReadError};
 use crate::processor::telemetry::Telemetry;
@@ -48,20 +47,16 @@ pub fn requeue(
     expected: Option<u32>,
 ) -> Result<String, ControlError> {
     if let Some(path) = resolve(&dirs.stuck, name)? {
-        let (mut header, msgs) = retry_file::read(&path).map_err(|e| read_error(name, e))?;
+        let mut header = retry_file::read_header(&path).map_err(|e| read_error(name, e))?;
         check_version(name, expected, header.attempts)?;
         // A fresh set of attempts; the history stays so the operator sees what happened.
         header.attempts = 0;
         header.next_attempt_ms = 0;
         let target = unused_name(&dirs.retry, name);
-        retry_file::write(&dirs.retry, &target, &header, &msgs)
-            .map_err(|e| ControlError::Failed(format!("cannot write {target} to retry/: {e}")))?;
-        // Both copies may exist for a moment after a crash: replaying both inserts nothing twice.
-        fs::remove_file(&path)
-            .and_then(|()| sync_dir(&dirs.stuck))
-            .map_err(|e| {
-                ControlError::Failed(format!("copied to retry/, but cannot remove stuck/{name}: {e}"))
-            })?;
+        // One rename, its lines as they are: the retry worker reads them with the inbox's
+        // limits and sets aside any bad line.
+        retry_file::move_with_header(&dirs.stuck, name, &dirs.retry, &target, &header)
+            .map_err(|e| ControlError::Failed(format!("cannot move stuck/{name} to retry/{target}: {e}")))?;
         stuck_names.remove(name);
         telemetry.remove_file(FileKind::Stuck, name);
         let mut entry = header.entry(&target, true);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::Rng;
 
 use crate::api::wire::{FileDetail, FileKind, MessagePage, MAX_PAGE};
+use crate::config::Limits;
 use crate::processor::control::ControlError;
 use crate::processor::corrupt;
 use crate::processor::dirs::{resolve_regular_file, ResolveError, StateDir};
@@ -142,6 +143,7 @@ pub fn file_detail(
     name: &str,
     offset: u64,
     limit: u64,
+    limits: &Limits,
 ) -> Result<FileDetail, ControlError> {
     let dir = match kind {
         FileKind::Retry => &dirs.retry,
@@ -159,12 +161,14 @@ pub fn file_detail(
         Err(ResolveError::NotRegular(e)) => return Err(ControlError::BadName(e)),
         Err(ResolveError::Io(e)) => return Err(ControlError::Failed(e)),
     };
-    let (header, messages) = retry_file::read(&path).map_err(|e| match e {
+    let decoded = retry_file::read(&path, limits).map_err(|e| match e {
         ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ControlError::NotFound(format!("{name:?} is gone (committed or moved)"))
         }
         e => ControlError::Failed(format!("{name:?}: {e}")),
     })?;
+    // Lines that are not messages are left out here; the retry worker sets them aside.
+    let (header, messages) = (decoded.header, decoded.messages);
     let mut entry = header.entry(name, kind == FileKind::Retry);
     if let Some(live) = telemetry.file(kind, name) {
         // The schedule in memory is fresher than the header (a requeue makes it due now).

@@ -279,38 +279,49 @@ impl Settler {
         failed
     }
 
-    /// Writes a new retry file for messages that failed `attempts` times with `error`.
-    /// Returns false (and logs) if it could not be made durable.
+    /// Writes new retry files for messages that failed with `error`: as many as the
+    /// inbox's limits need (a retry file is read back with them). Returns false (and logs)
+    /// if they could not all be made durable; then none stays.
     pub fn write_retry(&mut self, msgs: &[Message], error: &str, schedule: &mut RetrySchedule) -> bool {
-        let name = self.new_file_name("");
         let now = SystemTime::now();
-        let mut header = RetryHeader::new(msgs.len() as u64, error, now);
-        header.failed(error, now);
-        let wait = backoff(
-            header.attempts,
-            self.config.retry_backoff_min,
-            self.config.retry_backoff_max,
-        );
-        header.next_attempt_ms = ms_since_epoch(now + wait);
-        match retry_file::write(&self.dirs.retry, &name, &header, msgs) {
-            Ok(()) => {
-                schedule.schedule(&name, Instant::now() + wait);
-                self.telemetry
-                    .upsert_file(FileKind::Retry, header.entry(&name, true));
-                self.telemetry.update_counters(|c| c.retried += msgs.len() as u64);
-                self.telemetry.emit(EventKind::BatchRetried {
-                    file: name,
-                    messages: msgs.len() as u64,
-                    attempts: header.attempts,
-                    error: error.to_string(),
-                    next_attempt_in_s: wait.as_secs_f64(),
-                });
-                true
-            }
-            Err(e) => {
+        let mut written: Vec<(String, RetryHeader, Duration, u64)> = Vec::new();
+        for chunk in retry_file::chunks(msgs, &self.config.limits) {
+            let name = self.new_file_name("");
+            let mut header = RetryHeader::new(chunk.len() as u64, error, now);
+            header.failed(error, now);
+            let wait = backoff(
+                header.attempts,
+                self.config.retry_backoff_min,
+                self.config.retry_backoff_max,
+            );
+            header.next_attempt_ms = ms_since_epoch(now + wait);
+            if let Err(e) = retry_file::write(&self.dirs.retry, &name, &header, chunk) {
                 tracing::error!("cannot write a retry file for {} messages: {e}", msgs.len());
-                false
+                // The messages stay where they were: a file already written would be a
+                // second copy of some of them.
+                for (name, ..) in &written {
+                    if let Err(e) = std::fs::remove_file(self.dirs.retry.join(name)) {
+                        tracing::error!("cannot take back retry file {name}: {e}");
+                    }
+                }
+                let _ = crate::processor::dirs::sync_dir(&self.dirs.retry);
+                return false;
             }
+            written.push((name, header, wait, chunk.len() as u64));
         }
+        for (name, header, wait, count) in written {
+            schedule.schedule(&name, Instant::now() + wait);
+            self.telemetry
+                .upsert_file(FileKind::Retry, header.entry(&name, true));
+            self.telemetry.update_counters(|c| c.retried += count);
+            self.telemetry.emit(EventKind::BatchRetried {
+                file: name,
+                messages: count,
+                attempts: header.attempts,
+                error: error.to_string(),
+                next_attempt_in_s: wait.as_secs_f64(),
+            });
+        }
+        true
     }
 }

@@ -19,6 +19,15 @@ pub struct Proc {
     pub child: Child,
     pub root: PathBuf,
     pub log: PathBuf,
+    /// "processor started" lines in `log` before this process was spawned.
+    started_before: usize,
+}
+
+fn started_count(log: &Path) -> usize {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("processor started")
+        .count()
 }
 
 impl Proc {
@@ -39,6 +48,7 @@ impl Proc {
             }
         }
         args.extend_from_slice(extra);
+        let started_before = started_count(&log);
         let child = Command::new(bin())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -51,6 +61,7 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
+            started_before,
         };
         p.wait_ready();
         p
@@ -126,6 +137,14 @@ impl Proc {
     }
 
     fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        // The signal handlers are set after the API starts ("processor started"): a
+        // SIGTERM before that kills the process instead of draining it. Wait for the line
+        // (bounded: a processor may be slow to start on purpose).
+        let (log, before) = (self.log.clone(), self.started_before);
+        let child = &mut self.child;
+        wait_until(Duration::from_secs(5), || {
+            started_count(&log) > before || !matches!(child.try_wait(), Ok(None))
+        });
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -336,6 +355,7 @@ impl Proc {
                 Ok(())
             });
         }
+        let started_before = started_count(&log);
         let child = command
             .args(&args)
             .env("RUST_LOG", "info")
@@ -349,6 +369,7 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
+            started_before,
         };
         p.wait_ready();
         p
