@@ -22,6 +22,7 @@ pub fn is_postgres_url(url: &str) -> bool {
 
 /// A parsed `--database` URL: the connection config tokio-postgres is given, and the TLS
 /// settings (libpq's `sslmode`, `sslrootcert`, `sslcert`, `sslkey`) the connector applies.
+#[derive(Debug)]
 pub(super) struct Target {
     pub config: Config,
     pub tls: tls::TlsOptions,
