@@ -59,6 +59,10 @@ fn a_client_still_sending_a_declared_large_body_reads_the_413() {
     let answer = send_slowly_then_read(&addr, &head, total);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("over the 64 KiB limit"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "the client is told not to reuse the connection: {answer}"
+    );
 
     // Without the token: the 401 is read the same way.
     let head = format!(

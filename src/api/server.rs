@@ -15,6 +15,7 @@ mod metrics;
 mod routes;
 mod slots;
 mod sse;
+mod unread_body;
 
 use std::fs;
 use std::io::Write;
@@ -245,8 +246,14 @@ async fn connection(
     let used = ticket.used.clone();
     let service = hyper::service::service_fn(move |req| {
         used.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (req, body_ended) = unread_body::watch(req);
+        let answer = hyper::service::Service::call(&inner, req);
         // Boxed: `poll_without_shutdown` needs an `Unpin` future.
-        Box::pin(hyper::service::Service::call(&inner, req))
+        Box::pin(async move {
+            let mut response = answer.await?;
+            unread_body::close_if_unread(&mut response, &body_ended);
+            Ok::<_, std::convert::Infallible>(response)
+        })
     });
     let mut builder = http1::Builder::new();
     builder

@@ -76,11 +76,19 @@ impl Proc {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    /// The API's base URL from `control/endpoint` (waits for it).
+    /// The API's base URL from `control/endpoint`: waits for the file, and for its address
+    /// to accept a connection (a processor killed before this one left its endpoint behind).
     pub fn endpoint(&self) -> String {
         let path = self.root.join("control/endpoint");
-        wait_for(Duration::from_secs(10), "control/endpoint", || path.exists());
-        fs::read_to_string(path).unwrap().trim().to_string()
+        let mut url = String::new();
+        wait_for(Duration::from_secs(10), "control/endpoint of a listening API", || {
+            let Ok(text) = fs::read_to_string(&path) else {
+                return false;
+            };
+            url = text.trim().to_string();
+            std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
+        });
+        url
     }
 
     pub fn token(&self) -> String {
