@@ -82,10 +82,12 @@ fn client_params(files: &TlsFiles) -> String {
 }
 
 fn open_err(url: &str) -> String {
-    PgStore::open(url, &options())
+    let err = PgStore::open(url, &options())
         .map(|_| ())
         .expect_err("the connection must be refused")
-        .to_string()
+        .to_string();
+    eprintln!("refused: {err}");
+    err
 }
 
 /// Connections of the store authenticated by the test client certificate.
@@ -174,6 +176,9 @@ fn missing_unreadable_and_bad_certificate_files_are_clear_errors() {
     let garbage_key = dir.path().join("garbage.key");
     std::fs::write(&garbage_key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
     std::fs::set_permissions(&garbage_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cert_as_key = dir.path().join("cert-as.key");
+    std::fs::copy(cert, &cert_as_key).unwrap();
+    std::fs::set_permissions(&cert_as_key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let open_key = dir.path().join("readable-by-all.key");
     std::fs::copy(key, &open_key).unwrap();
     std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -187,13 +192,14 @@ fn missing_unreadable_and_bad_certificate_files_are_clear_errors() {
         ("broken client certificate", with(ca, &garbage, key), vec!["sslcert=", "garbage.pem", "not valid PEM"]),
         ("a key as certificate", with(ca, key, key), vec!["sslcert=", "client.key", "no certificate"]),
         ("missing key", with(ca, cert, &missing), vec!["sslkey=", "missing.pem", "cannot read"]),
-        ("a certificate as key", with(ca, cert, cert), vec!["sslkey=", "client.crt"]),
-        ("broken key", with(ca, cert, &garbage_key), vec!["sslkey=", "garbage.key"]),
+        ("a certificate as key", with(ca, cert, &cert_as_key), vec!["sslkey=", "cert-as.key", "holds no private key"]),
+        ("broken key", with(ca, cert, &garbage_key), vec!["sslkey=", "garbage.key", "cannot be used"]),
         ("a key others may read", with(ca, cert, &open_key), vec!["sslkey=", "readable-by-all.key", "0644"]),
-        ("another certificate's key", with(ca, cert, &files.server_key), vec!["sslcert=", "sslkey=", "server.key", "this key"]),
+        ("another certificate's key", with(ca, cert, &files.server_key), vec!["sslcert=", "sslkey=", "server.key", "not the private key of"]),
         ("a certificate without its key", open(format!("sslcert={}", cert.display())), vec!["without sslkey"]),
     ];
     for (case, err, wanted) in cases {
+        eprintln!("{case}: {err}");
         for part in wanted {
             assert!(err.contains(part), "{case}: {part:?} not in {err:?}");
         }

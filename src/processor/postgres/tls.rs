@@ -42,14 +42,21 @@ pub(super) fn connector(options: &TlsOptions) -> Result<MakeRustlsConnect, Error
         Some((cert, key)) if options.mode != Mode::Disable => {
             let chain = files::certificates("sslcert", cert)?;
             let key_der = files::private_key(key)?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|err| {
-                Error::Config(format!(
-                    "--database: sslcert={} with sslkey={}: the client certificate cannot be used \
-                     with this key ({err}); the key must be the certificate's own",
-                    cert.display(),
-                    key.display()
-                ))
-            })?
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|err| match err {
+                    rustls::Error::InconsistentKeys(_) => Error::Config(format!(
+                        "--database: sslkey={} is not the private key of sslcert={} ({err}); \
+                         give the certificate's own key",
+                        key.display(),
+                        cert.display()
+                    )),
+                    other => Error::Config(format!(
+                        "--database: sslkey={}: the private key cannot be used ({other}); it must be \
+                         an unencrypted RSA, ECDSA or Ed25519 key in PEM",
+                        key.display()
+                    )),
+                })?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -102,7 +109,7 @@ pub(super) fn hint(error_text: &str) -> Option<&'static str> {
     }
     (lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")).then_some(
         "the server's TLS certificate did not verify: name the PEM file of its CA with \
-         sslrootcert=PATH in the URL (or set PGSSLROOTCERT), or add ?sslmode=disable to the URL \
-         on a trusted network",
+         sslrootcert=PATH in the URL (or set PGSSLROOTCERT), or use sslmode=disable on a trusted \
+         network",
     )
 }
