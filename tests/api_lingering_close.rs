@@ -14,10 +14,17 @@ fn host_port(url: &str) -> String {
     url.trim_start_matches("http://").to_string()
 }
 
+/// How the body is framed.
+#[derive(Clone, Copy, PartialEq)]
+enum Framing {
+    ContentLength,
+    Chunked,
+}
+
 /// Sends `head`, then `total` body bytes in chunks of 16 KiB with a pause after each (so the
-/// server has answered long before the body ends), then reads the whole answer. Panics with
-/// what failed if a write or the read fails.
-fn send_slowly_then_read(addr: &str, head: &str, total: usize) -> String {
+/// server has answered long before the body ends), then reads the whole answer; or says
+/// what failed.
+fn send_slowly_then_read(addr: &str, head: &str, total: usize, framing: Framing) -> Result<String, String> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.write_all(head.as_bytes()).unwrap();
@@ -25,51 +32,83 @@ fn send_slowly_then_read(addr: &str, head: &str, total: usize) -> String {
     let mut sent = 0;
     while sent < total {
         let n = chunk.len().min(total - sent);
-        if let Err(e) = s.write_all(&chunk[..n]) {
-            panic!(
+        let written = match framing {
+            Framing::ContentLength => s.write_all(&chunk[..n]),
+            Framing::Chunked => s
+                .write_all(format!("{n:x}\r\n").as_bytes())
+                .and_then(|()| s.write_all(&chunk[..n]))
+                .and_then(|()| s.write_all(b"\r\n")),
+        };
+        if let Err(e) = written {
+            return Err(format!(
                 "writing the body failed after {sent} of {total} bytes: {e} \
                  (the server closed without reading what the client still sent)"
-            );
+            ));
         }
         sent += n;
         std::thread::sleep(Duration::from_millis(1));
     }
+    if framing == Framing::Chunked {
+        if let Err(e) = s.write_all(b"0\r\n\r\n") {
+            return Err(format!("writing the last chunk failed: {e}"));
+        }
+    }
     let mut answer = Vec::new();
     if let Err(e) = s.read_to_end(&mut answer) {
-        panic!(
+        return Err(format!(
             "reading the answer failed after sending all {total} bytes: {e}; got so far: {}",
             String::from_utf8_lossy(&answer)
-        );
+        ));
     }
-    String::from_utf8_lossy(&answer).into_owned()
+    Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
 #[test]
-fn a_client_still_sending_a_declared_large_body_reads_the_413() {
+fn a_client_still_sending_a_large_body_reads_the_refusal() {
     let tmp = tempdir();
     let root = state_root(&tmp);
     let p = Proc::start(&root, &[]);
     let addr = host_port(&p.endpoint());
     let token = p.token();
     let total = 2 << 20;
-    let head = format!(
-        "POST /api/v1/flush HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Length: {total}\r\n\r\n"
-    );
-    let answer = send_slowly_then_read(&addr, &head, total);
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("over the 64 KiB limit"), "{answer}");
-    assert!(
-        answer.to_ascii_lowercase().contains("connection: close"),
-        "the client is told not to reuse the connection: {answer}"
-    );
-
-    // Without the token: the 401 is read the same way.
-    let head = format!(
-        "POST /api/v1/pause HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {total}\r\n\r\n"
-    );
-    let answer = send_slowly_then_read(&addr, &head, total);
-    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let with_token = format!("Host: {addr}\r\nAuthorization: Bearer {token}\r\n");
+    let cases = [
+        (
+            "413, declared length",
+            format!("POST /api/v1/flush HTTP/1.1\r\n{with_token}Content-Length: {total}\r\n\r\n"),
+            Framing::ContentLength,
+            "HTTP/1.1 413",
+        ),
+        (
+            "401, no token",
+            format!("POST /api/v1/pause HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {total}\r\n\r\n"),
+            Framing::ContentLength,
+            "HTTP/1.1 401",
+        ),
+        (
+            "413, chunked (refused once 64 KiB were read)",
+            format!("POST /api/v1/flush HTTP/1.1\r\n{with_token}Transfer-Encoding: chunked\r\n\r\n"),
+            Framing::Chunked,
+            "HTTP/1.1 413",
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (case, head, framing, status) in cases {
+        match send_slowly_then_read(&addr, &head, total, framing) {
+            Ok(answer) if answer.starts_with(status) => {
+                assert!(
+                    answer.to_ascii_lowercase().contains("connection: close"),
+                    "{case}: the client is told not to reuse the connection: {answer}"
+                );
+                if status.ends_with("413") {
+                    assert!(answer.contains("over the 64 KiB limit"), "{case}: {answer}");
+                }
+            }
+            Ok(answer) => failed.push(format!("{case}: expected {status}, got {answer}")),
+            Err(e) => failed.push(format!("{case}: {e}")),
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 
     let (code, _, _) = p.cli(&["status"]);
     assert_eq!(code, Some(0), "the server still answers");
