@@ -27,9 +27,11 @@ fn sigterm_with_the_database_locked_writes_the_open_batch_to_retry_and_loses_not
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     drop_messages(&root, 0..120, 40);
     // Wait until the processor has read them (they are still in the inbox: not yet durable).
-    wait_for(Duration::from_secs(20), "the processor to read 120 messages", || {
-        received(&p) == 120
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the processor to read 120 messages",
+        || received(&p) == 120,
+    );
     assert_eq!(
         files_in(&root, "inbox").len(),
         3,

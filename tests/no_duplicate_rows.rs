@@ -56,9 +56,11 @@ fn a_replayed_retry_file_inserts_nothing_twice() {
     let locker = db(&root);
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     drop_messages(&root, 0..30, 10);
-    wait_for(Duration::from_secs(20), "the processor to read 30 messages", || {
-        received(&p) == 30
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the processor to read 30 messages",
+        || received(&p) == 30,
+    );
     p.terminate(Duration::from_secs(15));
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);

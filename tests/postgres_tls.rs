@@ -107,26 +107,47 @@ fn verify_full_checks_the_ca_and_the_host_name_and_verify_ca_only_the_ca() {
     let client = client_params(&files);
     let ca = format!("sslrootcert={}", files.ca.display());
     for host in ["localhost", "127.0.0.1"] {
-        let store = PgStore::open(&url(&pg, host, &format!("sslmode=verify-full&{ca}&{client}")), &options())
-            .unwrap_or_else(|e| panic!("verify-full to {host} with the right CA: {e}"));
-        assert!(certified_connections(&pg) >= 1, "no connection authenticated by the client certificate");
+        let store = PgStore::open(
+            &url(&pg, host, &format!("sslmode=verify-full&{ca}&{client}")),
+            &options(),
+        )
+        .unwrap_or_else(|e| panic!("verify-full to {host} with the right CA: {e}"));
+        assert!(
+            certified_connections(&pg) >= 1,
+            "no connection authenticated by the client certificate"
+        );
         drop(store);
     }
 
     // A CA that did not sign the server's certificate: refused in both modes, with a hint.
     let other = format!("sslrootcert={}", files.other_ca.display());
     for mode in ["verify-full", "verify-ca"] {
-        let err = open_err(&url(&pg, "localhost", &format!("sslmode={mode}&{other}&{client}")));
-        assert!(err.contains("UnknownIssuer") || err.contains("issuer"), "{mode}: {err}");
+        let err = open_err(&url(
+            &pg,
+            "localhost",
+            &format!("sslmode={mode}&{other}&{client}"),
+        ));
+        assert!(
+            err.contains("UnknownIssuer") || err.contains("issuer"),
+            "{mode}: {err}"
+        );
         assert!(err.contains("sslrootcert=PATH"), "{mode}, the hint: {err}");
     }
 
     // A host name the certificate is not for: verify-full refuses, verify-ca connects.
-    let err = open_err(&url(&pg, "db.wrong.invalid", &format!("sslmode=verify-full&{ca}&{client}")));
+    let err = open_err(&url(
+        &pg,
+        "db.wrong.invalid",
+        &format!("sslmode=verify-full&{ca}&{client}"),
+    ));
     assert!(err.contains("not valid for name"), "{err}");
     assert!(err.contains("verify-ca"), "the hint: {err}");
     let store = PgStore::open(
-        &url(&pg, "db.wrong.invalid", &format!("sslmode=verify-ca&{ca}&{client}")),
+        &url(
+            &pg,
+            "db.wrong.invalid",
+            &format!("sslmode=verify-ca&{ca}&{client}"),
+        ),
         &options(),
     )
     .expect("verify-ca checks the CA only");
@@ -144,7 +165,11 @@ fn a_server_that_demands_a_client_certificate_refuses_a_connection_without_one()
     assert!(err.contains("client certificate"), "{err}");
     assert!(err.contains("sslcert=PATH"), "the hint: {err}");
     // With it, the same URL connects.
-    let with = url(&pg, "localhost", &format!("sslmode=verify-full&{ca}&{}", client_params(&files)));
+    let with = url(
+        &pg,
+        "localhost",
+        &format!("sslmode=verify-full&{ca}&{}", client_params(&files)),
+    );
     drop(PgStore::open(&with, &options()).expect("with the client certificate"));
 }
 
@@ -153,8 +178,10 @@ fn a_server_that_demands_a_client_certificate_refuses_a_connection_without_one()
 #[test]
 fn missing_unreadable_and_bad_certificate_files_are_clear_errors() {
     let dir = tempfile::Builder::new().prefix("statmgr-pki-").tempdir().unwrap();
-    let Some(files) = make_certificates(dir.path(), "missing_unreadable_and_bad_certificate_files_are_clear_errors")
-    else {
+    let Some(files) = make_certificates(
+        dir.path(),
+        "missing_unreadable_and_bad_certificate_files_are_clear_errors",
+    ) else {
         return;
     };
     let base = "postgres://postgres@127.0.0.1:1/postgres?sslmode=verify-full";
@@ -170,11 +197,19 @@ fn missing_unreadable_and_bad_certificate_files_are_clear_errors() {
     let (ca, cert, key) = (&files.ca, &files.client_cert, &files.client_key);
     let missing = dir.path().join("missing.pem");
     let garbage = dir.path().join("garbage.pem");
-    std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\n%%% not base64 %%%\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\n%%% not base64 %%%\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let text = dir.path().join("text.pem");
     std::fs::write(&text, "just some text\n").unwrap();
     let garbage_key = dir.path().join("garbage.key");
-    std::fs::write(&garbage_key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+    std::fs::write(
+        &garbage_key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&garbage_key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let cert_as_key = dir.path().join("cert-as.key");
     std::fs::copy(cert, &cert_as_key).unwrap();
@@ -184,19 +219,71 @@ fn missing_unreadable_and_bad_certificate_files_are_clear_errors() {
     std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("missing CA file", with(&missing, cert, key), vec!["sslrootcert=", "missing.pem", "cannot read"]),
-        ("a directory as CA file", with(dir.path(), cert, key), vec!["sslrootcert=", "cannot read"]),
-        ("CA file of text", with(&text, cert, key), vec!["sslrootcert=", "text.pem", "no certificate"]),
-        ("broken CA PEM", with(&garbage, cert, key), vec!["sslrootcert=", "garbage.pem", "not valid PEM"]),
-        ("missing client certificate", with(ca, &missing, key), vec!["sslcert=", "missing.pem", "cannot read"]),
-        ("broken client certificate", with(ca, &garbage, key), vec!["sslcert=", "garbage.pem", "not valid PEM"]),
-        ("a key as certificate", with(ca, key, key), vec!["sslcert=", "client.key", "no certificate"]),
-        ("missing key", with(ca, cert, &missing), vec!["sslkey=", "missing.pem", "cannot read"]),
-        ("a certificate as key", with(ca, cert, &cert_as_key), vec!["sslkey=", "cert-as.key", "holds no private key"]),
-        ("broken key", with(ca, cert, &garbage_key), vec!["sslkey=", "garbage.key", "cannot be used"]),
-        ("a key others may read", with(ca, cert, &open_key), vec!["sslkey=", "readable-by-all.key", "0644"]),
-        ("another certificate's key", with(ca, cert, &files.server_key), vec!["sslcert=", "sslkey=", "server.key", "not the private key of"]),
-        ("a certificate without its key", open(format!("sslcert={}", cert.display())), vec!["without sslkey"]),
+        (
+            "missing CA file",
+            with(&missing, cert, key),
+            vec!["sslrootcert=", "missing.pem", "cannot read"],
+        ),
+        (
+            "a directory as CA file",
+            with(dir.path(), cert, key),
+            vec!["sslrootcert=", "cannot read"],
+        ),
+        (
+            "CA file of text",
+            with(&text, cert, key),
+            vec!["sslrootcert=", "text.pem", "no certificate"],
+        ),
+        (
+            "broken CA PEM",
+            with(&garbage, cert, key),
+            vec!["sslrootcert=", "garbage.pem", "not valid PEM"],
+        ),
+        (
+            "missing client certificate",
+            with(ca, &missing, key),
+            vec!["sslcert=", "missing.pem", "cannot read"],
+        ),
+        (
+            "broken client certificate",
+            with(ca, &garbage, key),
+            vec!["sslcert=", "garbage.pem", "not valid PEM"],
+        ),
+        (
+            "a key as certificate",
+            with(ca, key, key),
+            vec!["sslcert=", "client.key", "no certificate"],
+        ),
+        (
+            "missing key",
+            with(ca, cert, &missing),
+            vec!["sslkey=", "missing.pem", "cannot read"],
+        ),
+        (
+            "a certificate as key",
+            with(ca, cert, &cert_as_key),
+            vec!["sslkey=", "cert-as.key", "holds no private key"],
+        ),
+        (
+            "broken key",
+            with(ca, cert, &garbage_key),
+            vec!["sslkey=", "garbage.key", "cannot be used"],
+        ),
+        (
+            "a key others may read",
+            with(ca, cert, &open_key),
+            vec!["sslkey=", "readable-by-all.key", "0644"],
+        ),
+        (
+            "another certificate's key",
+            with(ca, cert, &files.server_key),
+            vec!["sslcert=", "sslkey=", "server.key", "not the private key of"],
+        ),
+        (
+            "a certificate without its key",
+            open(format!("sslcert={}", cert.display())),
+            vec!["without sslkey"],
+        ),
     ];
     for (case, err, wanted) in cases {
         eprintln!("{case}: {err}");

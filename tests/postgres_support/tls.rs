@@ -37,7 +37,11 @@ const EC: [&str; 5] = [
 ];
 
 fn make_ca(dir: &Path, name: &str) -> bool {
-    let (key, pem, subj) = (format!("{name}.key"), format!("{name}.pem"), format!("/CN=statmgr test {name}"));
+    let (key, pem, subj) = (
+        format!("{name}.key"),
+        format!("{name}.pem"),
+        format!("/CN=statmgr test {name}"),
+    );
     let args = [
         &["req", "-x509"][..],
         &EC[..],
@@ -69,13 +73,31 @@ fn make_leaf(dir: &Path, name: &str, subject: &str, ext: &str) -> bool {
         format!("{name}.ext"),
     );
     std::fs::write(dir.join(&extfile), ext).unwrap();
-    let request = [&["req"][..], &EC[..], &["-keyout", &key, "-out", &csr, "-subj", subject]].concat();
+    let request = [
+        &["req"][..],
+        &EC[..],
+        &["-keyout", &key, "-out", &csr, "-subj", subject],
+    ]
+    .concat();
     openssl(dir, &request)
         && openssl(
             dir,
             &[
-                "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", &crt, "-days", "2", "-extfile", &extfile,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
             ],
         )
 }
@@ -100,7 +122,10 @@ pub fn make_certificates(dir: &Path, test: &str) -> Option<TlsFiles> {
         );
     if !made {
         let require = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
-        assert!(!require, "{REQUIRE_ENV}=1 but the openssl command could not make the test certificates");
+        assert!(
+            !require,
+            "{REQUIRE_ENV}=1 but the openssl command could not make the test certificates"
+        );
         println!("SKIPPED {test}: no working openssl command");
         return None;
     }

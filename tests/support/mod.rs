@@ -81,13 +81,17 @@ impl Proc {
     pub fn endpoint(&self) -> String {
         let path = self.root.join("control/endpoint");
         let mut url = String::new();
-        wait_for(Duration::from_secs(10), "control/endpoint of a listening API", || {
-            let Ok(text) = fs::read_to_string(&path) else {
-                return false;
-            };
-            url = text.trim().to_string();
-            std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
-        });
+        wait_for(
+            Duration::from_secs(10),
+            "control/endpoint of a listening API",
+            || {
+                let Ok(text) = fs::read_to_string(&path) else {
+                    return false;
+                };
+                url = text.trim().to_string();
+                std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
+            },
+        );
         url
     }
 

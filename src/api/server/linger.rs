@@ -105,9 +105,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_sends_without_end_is_cut_off_at_the_byte_bound() {
         let (mut server, mut client) = duplex(64);
-        let writer = tokio::spawn(async move {
-            while client.write_all(&[1u8; 100]).await.is_ok() {}
-        });
+        let writer = tokio::spawn(async move { while client.write_all(&[1u8; 100]).await.is_ok() {} });
         let (end, thrown) = discard(&mut server, TEST).await;
         assert_eq!(end, End::Bytes);
         assert!((1000..1100).contains(&thrown), "{thrown}");

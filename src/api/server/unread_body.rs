@@ -82,7 +82,10 @@ mod tests {
         let (_, ended3) = watch(Request::new(AxumBody::empty()));
         let mut response = Response::new(());
         close_if_unread(&mut response, &ended3);
-        assert!(response.headers().get(header::CONNECTION).is_none(), "no body: nothing unread");
+        assert!(
+            response.headers().get(header::CONNECTION).is_none(),
+            "no body: nothing unread"
+        );
         drop(request);
     }
 }

@@ -54,7 +54,8 @@ pub fn add_roots(roots: &mut RootCertStore, param: &str, path: &Path) -> Result<
 /// The private key of `sslkey`. As libpq, a key that its group or others may read is
 /// refused (it must be mode 0600 or less, or 0640 or less when root owns it).
 pub fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    let meta = std::fs::metadata(path).map_err(|e| bad("sslkey", path, format!("cannot read the file: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| bad("sslkey", path, format!("cannot read the file: {e}")))?;
     if !meta.is_file() {
         return Err(bad("sslkey", path, "not a regular file"));
     }
@@ -98,25 +99,45 @@ mod tests {
         let text = dir.path().join("text.pem");
         std::fs::write(&text, "hello\n").unwrap();
         let err = certificates("sslcert", &text).unwrap_err().to_string();
-        assert!(err.contains("text.pem") && err.contains("no certificate"), "{err}");
+        assert!(
+            err.contains("text.pem") && err.contains("no certificate"),
+            "{err}"
+        );
         let broken = dir.path().join("broken.pem");
-        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n").unwrap();
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         let err = certificates("sslcert", &broken).unwrap_err().to_string();
-        assert!(err.contains("broken.pem") && err.contains("not valid PEM"), "{err}");
+        assert!(
+            err.contains("broken.pem") && err.contains("not valid PEM"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_key_others_may_read_or_that_is_no_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("client.key");
-        std::fs::write(&key, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+        std::fs::write(
+            &key,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = private_key(&key).unwrap_err().to_string();
         assert!(err.contains("mode 0644") && err.contains("client.key"), "{err}");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let err = private_key(&key).unwrap_err().to_string();
-        assert!(err.contains("holds no private key") && err.contains("client.key"), "{err}");
+        assert!(
+            err.contains("holds no private key") && err.contains("client.key"),
+            "{err}"
+        );
         let err = private_key(&dir.path().join("gone.key")).unwrap_err().to_string();
-        assert!(err.contains("sslkey=") && err.contains("gone.key") && err.contains("cannot read"), "{err}");
+        assert!(
+            err.contains("sslkey=") && err.contains("gone.key") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 }

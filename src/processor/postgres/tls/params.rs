@@ -154,8 +154,7 @@ fn percent_decode(value: &str, name: &str) -> Result<String, Error> {
             i += 1;
         }
     }
-    String::from_utf8(out)
-        .map_err(|_| Error::Config(format!("--database: the value of {name} is not UTF-8")))
+    String::from_utf8(out).map_err(|_| Error::Config(format!("--database: the value of {name} is not UTF-8")))
 }
 
 #[cfg(test)]
@@ -192,25 +191,40 @@ mod tests {
             ("verify-ca", Mode::VerifyCa),
             ("verify-full", Mode::VerifyFull),
         ] {
-            assert_eq!(split(&format!("postgres://h/d?sslmode={text}")).unwrap().1.mode, mode);
+            assert_eq!(
+                split(&format!("postgres://h/d?sslmode={text}")).unwrap().1.mode,
+                mode
+            );
         }
         let err = split("postgres://h/d?sslmode=allow").unwrap_err().to_string();
         assert!(err.contains("allow is not supported"), "{err}");
-        let err = split("postgres://h/d?sslmode=verify_full").unwrap_err().to_string();
+        let err = split("postgres://h/d?sslmode=verify_full")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("verify-full"), "{err}");
     }
 
     #[test]
     fn a_certificate_without_its_key_and_bad_values_are_refused_without_the_password() {
-        let err = split("postgres://u:s3cret@h/d?sslcert=/c.crt").unwrap_err().to_string();
+        let err = split("postgres://u:s3cret@h/d?sslcert=/c.crt")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("without sslkey") && !err.contains("s3cret"), "{err}");
-        let err = split("postgres://u:s3cret@h/d?sslkey=/c.key").unwrap_err().to_string();
+        let err = split("postgres://u:s3cret@h/d?sslkey=/c.key")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("without sslcert"), "{err}");
-        let err = split("postgres://u:s3cret@h/d?sslrootcert=").unwrap_err().to_string();
+        let err = split("postgres://u:s3cret@h/d?sslrootcert=")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sslrootcert is empty"), "{err}");
-        let err = split("postgres://u:s3cret@h/d?sslrootcert=%zz").unwrap_err().to_string();
+        let err = split("postgres://u:s3cret@h/d?sslrootcert=%zz")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("%-escape") && !err.contains("s3cret"), "{err}");
-        let err = split("postgres://u@h/d?sslkey=%ff&sslcert=x").unwrap_err().to_string();
+        let err = split("postgres://u@h/d?sslkey=%ff&sslcert=x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not UTF-8"), "{err}");
     }
 }
