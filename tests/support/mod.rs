@@ -31,6 +31,11 @@ impl Proc {
             .append(true)
             .open(&log)
             .unwrap();
+        // The log is kept across restarts on the same root.
+        let started_before = fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("processor started")
+            .count();
         let mut args = vec!["run", "--root", root.to_str().unwrap()];
         // Fast test timings, unless the test sets its own.
         for (flag, value) in [("--batch-age", "50"), ("--rescan", "300")] {
@@ -53,6 +58,20 @@ impl Proc {
             log,
         };
         p.wait_ready();
+        // Ready means started: the schema exists and the API listens (a fixed pause here
+        // was not always enough on a busy machine: "no such table").
+        let log = p.log.clone();
+        wait_for(
+            Duration::from_secs(20),
+            "the processor to log that it started",
+            || {
+                fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .matches("processor started")
+                    .count()
+                    > started_before
+            },
+        );
         p
     }
 
