@@ -31,11 +31,6 @@ impl Proc {
             .append(true)
             .open(&log)
             .unwrap();
-        // The log is kept across restarts on the same root.
-        let started_before = fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("processor started")
-            .count();
         let mut args = vec!["run", "--root", root.to_str().unwrap()];
         // Fast test timings, unless the test sets its own.
         for (flag, value) in [("--batch-age", "50"), ("--rescan", "300")] {
@@ -58,20 +53,6 @@ impl Proc {
             log,
         };
         p.wait_ready();
-        // Ready means started: the schema exists and the API listens (a fixed pause here
-        // was not always enough on a busy machine: "no such table").
-        let log = p.log.clone();
-        wait_for(
-            Duration::from_secs(20),
-            "the processor to log that it started",
-            || {
-                fs::read_to_string(&log)
-                    .unwrap_or_default()
-                    .matches("processor started")
-                    .count()
-                    > started_before
-            },
-        );
         p
     }
 
@@ -89,7 +70,7 @@ impl Proc {
             fs::read_to_string(&lock)
                 .map(|s| s.trim() == pid)
                 .unwrap_or(false)
-                && root.join("statmgr.db").exists()
+                && schema_exists(root)
         });
         // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));
@@ -198,6 +179,26 @@ impl Drop for Proc {
             let _ = fs::remove_file(&self.log);
         }
     }
+}
+
+/// Whether the processor has created its tables (the database file alone appears before
+/// them: a test that adds a trigger right after the start found "no such table" on a busy
+/// machine).
+fn schema_exists(root: &Path) -> bool {
+    let path = root.join("statmgr.db");
+    if !path.exists() {
+        return false;
+    }
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(&path, flags)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'status_messages'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n == 1)
 }
 
 /// Polls `cond` every 20 ms; panics with `what` after `limit`.
