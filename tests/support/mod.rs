@@ -138,6 +138,19 @@ impl Proc {
     }
 
     fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        // A SIGTERM that arrives before the processor installed its handler kills it at once
+        // instead of draining (a test that stopped a processor right after its start failed
+        // so on a busy machine): wait for the handler first.
+        let pid = self.child.id();
+        let t0 = Instant::now();
+        while self.child.try_wait().unwrap().is_none() && !catches_sigterm(pid) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the processor never installed its SIGTERM handler; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -179,6 +192,19 @@ impl Drop for Proc {
             let _ = fs::remove_file(&self.log);
         }
     }
+}
+
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` of `/proc/PID/status`).
+fn catches_sigterm(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
 }
 
 /// Whether the processor has created its tables (the database file alone appears before
