@@ -12,10 +12,12 @@
 mod auth;
 mod failure;
 mod health;
+mod linger;
 mod metrics;
 mod routes;
 mod slots;
 mod sse;
+mod unread_body;
 
 use std::fs;
 use std::io::Write;
@@ -252,26 +254,50 @@ async fn connection(
     let used = ticket.used.clone();
     let service = hyper::service::service_fn(move |req| {
         used.store(true, std::sync::atomic::Ordering::Relaxed);
-        hyper::service::Service::call(&inner, req)
+        let (req, body_ended) = unread_body::watch(req);
+        let answer = hyper::service::Service::call(&inner, req);
+        // Boxed: `poll_without_shutdown` needs an `Unpin` future.
+        Box::pin(async move {
+            let mut response = answer.await?;
+            unread_body::close_if_unread(&mut response, &body_ended);
+            Ok::<_, std::convert::Infallible>(response)
+        })
     });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    // Served without the final shutdown, so that the socket can be taken back for a
+    // lingering close (see `linger`).
+    let mut conn = builder.serve_connection(TokioIo::new(stream), service);
     let result = tokio::select! {
-        result = conn.as_mut() => result,
+        result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => result,
         _ = ticket.evict.cancelled() => {
             tracing::debug!(%peer, "API connection evicted: idle while the server was full");
             return;
         }
         _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+            std::pin::Pin::new(&mut conn).graceful_shutdown();
+            if let Err(e) = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)).await {
+                tracing::debug!(%peer, "API connection ended at shutdown: {e}");
+            }
+            return;
         }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "API connection ended: {e}");
+        return;
+    }
+    let mut stream = conn.into_parts().io.into_inner();
+    // Lingering holds the slot, but as an idle one: a new connection may take it.
+    ticket.used.store(false, std::sync::atomic::Ordering::Relaxed);
+    tokio::select! {
+        (end, thrown) = linger::discard(&mut stream, linger::LIMITS) => {
+            if end != linger::End::ClientClosed {
+                tracing::debug!(%peer, ?end, thrown, "API connection closed after lingering");
+            }
+        }
+        _ = ticket.evict.cancelled() => {}
+        _ = shutdown.cancelled() => {}
     }
 }

@@ -19,15 +19,6 @@ pub struct Proc {
     pub child: Child,
     pub root: PathBuf,
     pub log: PathBuf,
-    /// "processor started" lines in `log` before this process was spawned.
-    started_before: usize,
-}
-
-fn started_count(log: &Path) -> usize {
-    fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("processor started")
-        .count()
 }
 
 impl Proc {
@@ -48,7 +39,6 @@ impl Proc {
             }
         }
         args.extend_from_slice(extra);
-        let started_before = started_count(&log);
         let child = Command::new(bin())
             .args(&args)
             .env("RUST_LOG", "info")
@@ -61,7 +51,6 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
-            started_before,
         };
         p.wait_ready();
         p
@@ -81,17 +70,29 @@ impl Proc {
             fs::read_to_string(&lock)
                 .map(|s| s.trim() == pid)
                 .unwrap_or(false)
-                && root.join("statmgr.db").exists()
+                && schema_exists(root)
         });
         // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    /// The API's base URL from `control/endpoint` (waits for it).
+    /// The API's base URL from `control/endpoint`: waits for the file, and for its address
+    /// to accept a connection (a processor killed before this one left its endpoint behind).
     pub fn endpoint(&self) -> String {
         let path = self.root.join("control/endpoint");
-        wait_for(Duration::from_secs(10), "control/endpoint", || path.exists());
-        fs::read_to_string(path).unwrap().trim().to_string()
+        let mut url = String::new();
+        wait_for(
+            Duration::from_secs(10),
+            "control/endpoint of a listening API",
+            || {
+                let Ok(text) = fs::read_to_string(&path) else {
+                    return false;
+                };
+                url = text.trim().to_string();
+                std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
+            },
+        );
+        url
     }
 
     pub fn token(&self) -> String {
@@ -137,14 +138,19 @@ impl Proc {
     }
 
     fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
-        // The signal handlers are set after the API starts ("processor started"): a
-        // SIGTERM before that kills the process instead of draining it. Wait for the line
-        // (bounded: a processor may be slow to start on purpose).
-        let (log, before) = (self.log.clone(), self.started_before);
-        let child = &mut self.child;
-        wait_until(Duration::from_secs(5), || {
-            started_count(&log) > before || !matches!(child.try_wait(), Ok(None))
-        });
+        // A SIGTERM that arrives before the processor installed its handler kills it at once
+        // instead of draining (a test that stopped a processor right after its start failed
+        // so on a busy machine): wait for the handler first.
+        let pid = self.child.id();
+        let t0 = Instant::now();
+        while self.child.try_wait().unwrap().is_none() && !catches_sigterm(pid) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the processor never installed its SIGTERM handler; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -186,6 +192,39 @@ impl Drop for Proc {
             let _ = fs::remove_file(&self.log);
         }
     }
+}
+
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` of `/proc/PID/status`).
+fn catches_sigterm(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+/// Whether the processor has created its tables (the database file alone appears before
+/// them: a test that adds a trigger right after the start found "no such table" on a busy
+/// machine).
+fn schema_exists(root: &Path) -> bool {
+    let path = root.join("statmgr.db");
+    if !path.exists() {
+        return false;
+    }
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(&path, flags)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'status_messages'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n == 1)
 }
 
 /// Polls `cond` every 20 ms; panics with `what` after `limit`.
@@ -355,7 +394,6 @@ impl Proc {
                 Ok(())
             });
         }
-        let started_before = started_count(&log);
         let child = command
             .args(&args)
             .env("RUST_LOG", "info")
@@ -369,7 +407,6 @@ impl Proc {
             child,
             root: root.to_path_buf(),
             log,
-            started_before,
         };
         p.wait_ready();
         p
