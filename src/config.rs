@@ -92,9 +92,9 @@ impl ProcessorConfig {
             limits: Limits::default(),
             database: None,
             max_db_pages: None,
-            sqlite_cache_kib: 2000,
-            wal_autocheckpoint: 1000,
-            checkpoint_pages: 0,
+            sqlite_cache_kib: 24 * 1024,
+            wal_autocheckpoint: 50_000,
+            checkpoint_pages: 20_000,
         }
     }
 }

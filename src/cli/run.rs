@@ -33,15 +33,15 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_max: u64,
     /// SQLite page cache of the committing connection, in MiB
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub cache_size: u64,
-    /// SQLite checkpoints the WAL on the commit path when it reaches this many pages
-    /// (0: only statmgr's periodic checkpoint)
-    #[arg(long, default_value_t = 1000)]
+    /// SQLite checkpoints the WAL on the commit path when it reaches this many pages: the
+    /// backstop behind --checkpoint-pages (0: only statmgr's periodic checkpoint)
+    #[arg(long, default_value_t = 50_000)]
     pub wal_autocheckpoint: u64,
     /// A checkpoint thread with its own connection copies the WAL into the database file
     /// once it holds this many pages, off the commit path (0: no thread)
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 20_000)]
     pub checkpoint_pages: u64,
     /// Record ids reserved durably per allocator block (one extra commit per block; ids
     /// left in a block are skipped after a restart)

@@ -88,6 +88,10 @@ impl SqliteStore {
     /// Applies `tuning` now and on every reopen; starts the checkpoint thread.
     pub fn tune(&mut self, tuning: Tuning) {
         self.tuning = Some(tuning);
+        // `maintain` truncates the WAL only when it is well past what checkpoints let it
+        // grow to (a truncation runs on the commit path).
+        let pages = tuning.wal_autocheckpoint.max(tuning.checkpoint_pages);
+        self.wal_limit = WAL_SIZE_LIMIT.max(pages.saturating_mul(2 * 4096));
         if let Some(conn) = &self.conn {
             apply_tuning(conn, tuning);
         }
