@@ -150,3 +150,77 @@ impl Worker {
         Ok((conn, after))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::message::{Message, Severity};
+    use crate::processor::sqlite::{SqliteStore, Tuning};
+    use crate::processor::store::{BatchSource, KeyedMessage, Store};
+
+    fn message(uid: String) -> Message {
+        Message {
+            uid,
+            message_id: 1,
+            severity: Severity::Info,
+            component: "c".into(),
+            machine: "m".into(),
+            site: "s".into(),
+            time: "2024-01-01T00:00:00Z".into(),
+            module: None,
+            report_type: None,
+            process_id: None,
+            thread_id: None,
+            win32_error: None,
+            insertion_strings: vec!["x".repeat(2000)],
+            attributes: Default::default(),
+        }
+    }
+
+    fn db_pages_on_disk(path: &std::path::Path) -> u64 {
+        std::fs::metadata(path).map_or(0, |m| m.len() / 4096)
+    }
+
+    /// With no checkpoint on the commit path, only the thread can copy committed pages
+    /// into the database file; the rows are all there, read through a new connection.
+    #[test]
+    fn the_thread_checkpoints_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db");
+        let mut store = SqliteStore::open(&path, Duration::from_secs(5)).expect("open");
+        store.tune(Tuning {
+            cache_kib: 2000,
+            wal_autocheckpoint: 0,
+            checkpoint_pages: 8,
+        });
+        let before = db_pages_on_disk(&path);
+        let messages: Vec<Message> = (0..200).map(|i| message(format!("u{i}"))).collect();
+        for (batch, chunk) in messages.chunks(20).enumerate() {
+            let first = 1 + batch as i64 * 20;
+            let rows: Vec<KeyedMessage<'_>> = (first..)
+                .zip(chunk)
+                .map(|(record_id, message)| KeyedMessage { record_id, message })
+                .collect();
+            store.commit_batch(&rows, BatchSource::Inbox, None).expect("commit");
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while db_pages_on_disk(&path) < before + 50 {
+            assert!(
+                Instant::now() < deadline,
+                "the database file never grew: {} pages, {before} before",
+                db_pages_on_disk(&path)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let conn = rusqlite::Connection::open(&path).expect("reader");
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM status_messages", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 200);
+        drop(conn);
+        drop(store);
+        let wal = dir.path().join("db-wal");
+        assert!(!wal.exists(), "the last connection to close removes the WAL");
+    }
+}
