@@ -327,7 +327,11 @@ fn main() -> Result<()> {
         batch_size: args.batch_size,
         batch_age_ms: args.batch_age,
         repeat,
-        uids: if args.sequential_uids { "sequential (`prefix-N`)" } else { "random UUID v4 text" },
+        uids: if args.sequential_uids {
+            "sequential (`prefix-N`)"
+        } else {
+            "random UUID v4 text"
+        },
     };
     let text = report::render(&setup, &r, &machine);
     println!("{text}");

@@ -79,10 +79,7 @@ async fn run(database: Option<String>, processors: usize, per_processor: u64) ->
             {
                 config.batch_age = Duration::from_millis(ms);
             }
-            if let Some(n) = std::env::var("BENCH_BATCH_MAX")
-                .ok()
-                .and_then(|v| v.parse().ok())
-            {
+            if let Some(n) = std::env::var("BENCH_BATCH_MAX").ok().and_then(|v| v.parse().ok()) {
                 config.batch_max = n;
             }
             processor::start(config, shutdown.clone(), true).expect("start the processor")

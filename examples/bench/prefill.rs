@@ -25,7 +25,10 @@ pub fn cached(cache: &Path, rows: u64) -> Result<PathBuf> {
     }
     let building = cache.join(format!("prefill-v1-{rows}.db.building"));
     remove_db(&building)?;
-    eprintln!("building a database of {rows} random-uid rows in {} (cached for later runs)...", cache.display());
+    eprintln!(
+        "building a database of {rows} random-uid rows in {} (cached for later runs)...",
+        cache.display()
+    );
     let t = Instant::now();
     build(&building, rows)?;
     fs::rename(&building, &path).with_context(|| format!("rename {}", building.display()))?;
@@ -94,10 +97,18 @@ fn build(path: &Path, rows: u64) -> Result<()> {
                     (4000 + i % 13) as i64,
                     (100 + i % 97) as i64,
                 ])?;
-                insstr.execute(params![id, 0i64, format!("package S01{i:05X} version {}", i % 9 + 1)])?;
+                insstr.execute(params![
+                    id,
+                    0i64,
+                    format!("package S01{i:05X} version {}", i % 9 + 1)
+                ])?;
                 insstr.execute(params![id, 1i64, format!("distribution point DP{dp:02}")])?;
                 attribute.execute(params![id, 400i64, format!("S01{i:05X}")])?;
-                attribute.execute(params![id, 404i64, format!("\\\\DP{dp:02}.corp.example\\SMSPKG$")])?;
+                attribute.execute(params![
+                    id,
+                    404i64,
+                    format!("\\\\DP{dp:02}.corp.example\\SMSPKG$")
+                ])?;
             }
         }
         tx.commit()?;

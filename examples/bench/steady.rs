@@ -90,7 +90,13 @@ fn new_rows(conn: &Connection, after: i64) -> Result<Vec<(i64, String, i64)>> {
     Ok(out)
 }
 
-pub fn run(base: &Path, bin: &crate::throughput::Binary, flags: &RunFlags, rate: u64, seconds: u64) -> Result<SteadyRun> {
+pub fn run(
+    base: &Path,
+    bin: &crate::throughput::Binary,
+    flags: &RunFlags,
+    rate: u64,
+    seconds: u64,
+) -> Result<SteadyRun> {
     let root = base.join("steady");
     if root.exists() {
         fs::remove_dir_all(&root)?;

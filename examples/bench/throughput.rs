@@ -99,7 +99,13 @@ fn fresh(base: &Path, name: &str) -> Result<std::path::PathBuf> {
 }
 
 /// A fresh state directory with the inbox filled (and the pre-filled database copied in).
-fn prepare(base: &Path, name: &str, messages: u64, per_file: u64, prefill: Option<(&Path, u64)>) -> Result<std::path::PathBuf> {
+fn prepare(
+    base: &Path,
+    name: &str,
+    messages: u64,
+    per_file: u64,
+    prefill: Option<(&Path, u64)>,
+) -> Result<std::path::PathBuf> {
     let root = fresh(base, name)?;
     if let Some((db, _)) = prefill {
         crate::prefill::install(db, &root)?;

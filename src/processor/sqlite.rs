@@ -109,7 +109,6 @@ impl SqliteStore {
         }
     }
 
-
     /// Limits the database to `pages` pages, now and on every reopen (SQLite keeps this
     /// per connection). A limit below the current size holds it at its current size.
     pub fn set_max_pages(&mut self, pages: Option<u64>) {

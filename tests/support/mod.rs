@@ -71,6 +71,7 @@ impl Proc {
                 .map(|s| s.trim() == pid)
                 .unwrap_or(false)
                 && root.join("statmgr.db").exists()
+                && schema_created(root)
         });
         // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));
@@ -217,6 +218,14 @@ pub fn drop_messages(root: &Path, range: std::ops::Range<u64>, per_file: u64) {
         drop_file(root, &format!("m-{start:08}.jsonl"), body.as_bytes());
         start = end;
     }
+}
+
+/// The processor's schema is committed (the file exists a moment before it is).
+fn schema_created(root: &Path) -> bool {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    Connection::open_with_flags(root.join("statmgr.db"), flags)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
+        .is_ok_and(|v| v > 0)
 }
 
 pub fn db(root: &Path) -> Connection {

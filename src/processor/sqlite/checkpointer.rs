@@ -202,7 +202,9 @@ mod tests {
                 .zip(chunk)
                 .map(|(record_id, message)| KeyedMessage { record_id, message })
                 .collect();
-            store.commit_batch(&rows, BatchSource::Inbox, None).expect("commit");
+            store
+                .commit_batch(&rows, BatchSource::Inbox, None)
+                .expect("commit");
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         while db_pages_on_disk(&path) < before + 50 {
