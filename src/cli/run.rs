@@ -27,11 +27,27 @@ pub struct RunArgs {
     /// Close a batch at this many messages
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,
-    /// ...or when its oldest message is this many milliseconds old
+    /// ...or when its oldest message is this many milliseconds old (while the inbox is
+    /// quiet; under a backlog a batch fills up to --batch-max, open at most this long)
     #[arg(long, default_value_t = 200)]
     pub batch_age: u64,
-    /// Record ids reserved durably per allocator block
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
+    /// Largest batch while read files are waiting (a backlog); never below --batch-size
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_max: u64,
+    /// SQLite page cache of the committing connection, in MiB
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub cache_size: u64,
+    /// SQLite checkpoints the WAL on the commit path when it reaches this many pages: the
+    /// backstop behind --checkpoint-pages (0: only statmgr's periodic checkpoint)
+    #[arg(long, default_value_t = 50_000)]
+    pub wal_autocheckpoint: u64,
+    /// A checkpoint thread with its own connection copies the WAL into the database file
+    /// once it holds this many pages, off the commit path (0: no thread)
+    #[arg(long, default_value_t = 20_000)]
+    pub checkpoint_pages: u64,
+    /// Record ids reserved durably per allocator block (one extra commit per block; ids
+    /// left in a block are skipped after a restart)
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     pub key_block: i64,
     /// A retry file that failed this many times moves to stuck/
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
@@ -87,6 +103,10 @@ impl RunArgs {
         let mut c = ProcessorConfig::new(self.root.path());
         c.batch_size = self.batch_size as usize;
         c.batch_age = Duration::from_millis(self.batch_age);
+        c.batch_max = self.batch_max as usize;
+        c.sqlite_cache_kib = self.cache_size * 1024;
+        c.wal_autocheckpoint = self.wal_autocheckpoint;
+        c.checkpoint_pages = self.checkpoint_pages;
         c.key_block_size = self.key_block;
         c.max_attempts = self.max_attempts;
         c.retry_backoff_min = Duration::from_millis(self.retry_min.max(1));

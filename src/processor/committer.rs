@@ -56,7 +56,11 @@ pub struct Committer {
     stuck_names: HashSet<String>,
     batch: Vec<Message>,
     parts: Vec<(u64, usize)>,
+    /// When the open batch's oldest file was read (the batch age counts from there).
     opened: Option<Instant>,
+    /// When the open batch took its first message (bounds how long a backlog may keep
+    /// an old batch open to fill it).
+    filling_since: Option<Instant>,
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
     unlinker: Unlinker,
@@ -87,6 +91,7 @@ impl Committer {
             batch: Vec::new(),
             parts: Vec::new(),
             opened: None,
+            filling_since: None,
             pending: BTreeMap::new(),
             next_file_id: 0,
             unlinker,
@@ -150,18 +155,41 @@ impl Committer {
         if let Some(opened) = self.opened {
             at = at.min(opened + self.config().batch_age);
         }
+        if let Some(since) = self.filling_since {
+            at = at.min(since + self.config().batch_age);
+        }
         if let Some(due) = self.schedule.next_due() {
             at = at.min(due);
         }
         at
     }
 
+    /// Files already read wait for the committer: the inbox has a backlog.
+    fn backlog(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// How many messages the open batch may take now: `batch_size` when the inbox is
+    /// quiet, up to `batch_max` while read files are waiting.
+    fn batch_cap(&self) -> usize {
+        let cfg = self.config();
+        if self.backlog() {
+            cfg.batch_max.max(cfg.batch_size)
+        } else {
+            cfg.batch_size
+        }
+    }
+
+    /// The batch age closes a batch only when no read file is waiting (a quiet inbox):
+    /// under a backlog the batch fills from files already read, up to `batch_max`, but
+    /// stays open no longer than `batch_age` after its first message was taken.
     fn batch_due(&self) -> bool {
+        let cfg = self.config();
+        let old = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() >= cfg.batch_age);
         !self.batch.is_empty()
-            && (self.batch.len() >= self.config().batch_size
-                || self
-                    .opened
-                    .is_some_and(|t| t.elapsed() >= self.config().batch_age))
+            && (self.batch.len() >= self.batch_cap()
+                || old(self.filling_since)
+                || (!self.backlog() && old(self.opened)))
     }
 
     /// Adds a parsed file to the open batch, committing each time the batch is full.
@@ -188,13 +216,14 @@ impl Committer {
             let room = if self.settler.drain.is_some() {
                 usize::MAX // draining: one settlement of everything handed over
             } else {
-                self.config().batch_size.saturating_sub(self.batch.len()).max(1)
+                self.batch_cap().saturating_sub(self.batch.len()).max(1)
             };
             let before = self.batch.len();
             self.batch.extend(messages.by_ref().take(room));
             self.parts.push((id, self.batch.len() - before));
             self.opened.get_or_insert(file.read_at);
-            if self.batch.len() >= self.config().batch_size && self.settler.drain.is_none() {
+            self.filling_since.get_or_insert_with(Instant::now);
+            if self.batch.len() >= self.batch_cap() && self.settler.drain.is_none() {
                 self.commit_open(BatchSource::Inbox);
             }
         }
@@ -208,6 +237,7 @@ impl Committer {
         let msgs = std::mem::take(&mut self.batch);
         let parts = std::mem::take(&mut self.parts);
         self.opened = None;
+        self.filling_since = None;
         let count = msgs.len() as u64;
         let mut settlement = self.settler.settle(msgs, source, None);
         self.unlinker.free(std::mem::take(&mut settlement.done));

@@ -137,6 +137,11 @@ fn open_store(
         None => {
             let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
             store.set_max_pages(config.max_db_pages);
+            store.tune(sqlite::Tuning {
+                cache_kib: config.sqlite_cache_kib,
+                wal_autocheckpoint: config.wal_autocheckpoint,
+                checkpoint_pages: config.checkpoint_pages,
+            });
             let reader = DbMaxReader::Sqlite {
                 path: dirs.db.clone(),
                 busy: config.busy_timeout,

@@ -189,7 +189,7 @@ impl Settler {
         }
     }
 
-    /// Commits `msgs` in chunks of the batch size; a chunk that fails permanently is
+    /// Commits `msgs` in chunks of at most `batch_max`; a chunk that fails permanently is
     /// bisected; after the first transient failure everything left is a leftover.
     pub fn settle(
         &mut self,
@@ -200,8 +200,9 @@ impl Settler {
         let mut out = Settlement::default();
         let mut work: VecDeque<Vec<Message>> = VecDeque::new();
         let mut rest = msgs;
-        while rest.len() > self.config.batch_size {
-            let tail = rest.split_off(self.config.batch_size);
+        let chunk = self.config.batch_max.max(self.config.batch_size);
+        while rest.len() > chunk {
+            let tail = rest.split_off(chunk);
             work.push_back(rest);
             rest = tail;
         }

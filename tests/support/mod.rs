@@ -277,6 +277,14 @@ pub fn drop_messages(root: &Path, range: std::ops::Range<u64>, per_file: u64) {
     }
 }
 
+/// The processor's schema is committed (the file exists a moment before it is).
+fn schema_created(root: &Path) -> bool {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    Connection::open_with_flags(root.join("statmgr.db"), flags)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
+        .is_ok_and(|v| v > 0)
+}
+
 pub fn db(root: &Path) -> Connection {
     let c = Connection::open(root.join("statmgr.db")).unwrap();
     c.busy_timeout(Duration::from_secs(10)).unwrap();
