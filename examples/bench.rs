@@ -12,6 +12,8 @@ mod child;
 mod data;
 #[path = "bench/floor.rs"]
 mod floor;
+#[path = "bench/prefill.rs"]
+mod prefill;
 #[path = "bench/report.rs"]
 mod report;
 #[path = "bench/steady.rs"]
@@ -45,6 +47,13 @@ struct Args {
     /// before/after figures on equal terms
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Extra arguments for `statmgr run` of the binary under test (one string, split at spaces)
+    #[arg(long, allow_hyphen_values = true)]
+    statmgr_args: Option<String>,
+    /// Extra arguments for `statmgr run` of the baseline (one string, split at spaces);
+    /// with no --baseline, the binary under test is run a second time with these
+    #[arg(long, allow_hyphen_values = true)]
+    baseline_args: Option<String>,
     /// Runs of each throughput case (the report gives medians) [default: 3, quick: 1]
     #[arg(long)]
     repeat: Option<usize>,
@@ -58,9 +67,29 @@ struct Args {
     /// Steady load, seconds
     #[arg(long)]
     seconds: Option<u64>,
-    /// Only these parts (comma-separated): raw, files, jsonl, steady, backlog, scaling, api
+    /// Only these parts (comma-separated): raw, files, jsonl, prefill, steady, backlog, scaling, api
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Uids `prefix-N` instead of random UUIDs (the default, as Windows producers send)
+    #[arg(long)]
+    sequential_uids: bool,
+    /// Messages in the one-message-file case [default: 100,000, quick: 2,000]
+    #[arg(long)]
+    single: Option<u64>,
+    /// Messages in the JSON Lines case [default: 1,000,000, quick: 20,000]
+    #[arg(long)]
+    jsonl: Option<u64>,
+    /// The pre-filled-database case: databases already holding these many random-uid rows
+    /// (comma-separated) [default: 2,000,000, quick: 100,000]
+    #[arg(long, value_delimiter = ',')]
+    prefill: Vec<u64>,
+    /// Messages (JSON Lines of 100) committed onto each pre-filled database [default: 100,000, quick: 10,000]
+    #[arg(long)]
+    prefill_messages: Option<u64>,
+    /// Keep the pre-filled databases here between runs (built once; 10,000,000 rows take
+    /// minutes) [default: inside the run's temporary directory, removed at the end]
+    #[arg(long)]
+    prefill_cache: Option<PathBuf>,
     /// Record a CPU profile of every statmgr run into this directory (perf record -g)
     #[arg(long)]
     perf: Option<PathBuf>,
@@ -81,6 +110,8 @@ struct Sizes {
     backlog_retry: u64,
     scaling_due: u64,
     scaling_present: u64,
+    prefill: Vec<u64>,
+    prefill_messages: u64,
 }
 
 impl Sizes {
@@ -97,6 +128,8 @@ impl Sizes {
                 backlog_retry: 200,
                 scaling_due: 20,
                 scaling_present: 400,
+                prefill: vec![100_000],
+                prefill_messages: 10_000,
             }
         } else {
             Sizes {
@@ -110,10 +143,18 @@ impl Sizes {
                 backlog_retry: 10_000,
                 scaling_due: 100,
                 scaling_present: 10_000,
+                prefill: vec![2_000_000],
+                prefill_messages: 100_000,
             }
         };
         s.rate = args.rate.unwrap_or(s.rate);
         s.seconds = args.seconds.unwrap_or(s.seconds);
+        s.single = args.single.unwrap_or(s.single);
+        s.jsonl = args.jsonl.unwrap_or(s.jsonl);
+        s.prefill_messages = args.prefill_messages.unwrap_or(s.prefill_messages);
+        if !args.prefill.is_empty() {
+            s.prefill = args.prefill.clone();
+        }
         s
     }
 }
@@ -124,6 +165,7 @@ fn main() -> Result<()> {
         bail!("build the benchmark in release mode: cargo run --release --example bench");
     }
     let sizes = Sizes::of(&args);
+    data::set_sequential_uids(args.sequential_uids);
     let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
     let mut bins = vec![throughput::Binary {
@@ -132,11 +174,14 @@ fn main() -> Result<()> {
             Some(p) => p.clone(),
             None => build_statmgr()?,
         },
+        args: split_args(&args.statmgr_args),
     }];
-    if let Some(path) = &args.baseline {
+    if args.baseline.is_some() || args.baseline_args.is_some() {
+        let path = args.baseline.clone().unwrap_or_else(|| bins[0].path.clone());
         bins.push(throughput::Binary {
             name: "baseline".into(),
-            path: path.clone(),
+            path,
+            args: split_args(&args.baseline_args),
         });
     }
     // Removed at the end (and on an error) with everything the runs left.
@@ -178,6 +223,7 @@ fn main() -> Result<()> {
             sizes.single,
             1,
             repeat,
+            None,
         )?);
     }
     if wanted("jsonl") {
@@ -194,12 +240,38 @@ fn main() -> Result<()> {
             sizes.jsonl,
             100,
             repeat,
+            None,
         )?);
+    }
+    if wanted("prefill") {
+        let cache = match &args.prefill_cache {
+            Some(d) => d.clone(),
+            None => dir.join("prefill-cache"),
+        };
+        for &rows in &sizes.prefill {
+            let db = prefill::cached(&cache, rows)?;
+            let label = format!(
+                "{} messages in .jsonl files of 100, database holding {} rows",
+                report::thousands(sizes.prefill_messages as f64),
+                report::thousands(rows as f64)
+            );
+            eprintln!("{label}...");
+            r.cases.push(throughput::run(
+                dir,
+                &bins,
+                &flags,
+                &label,
+                sizes.prefill_messages,
+                100,
+                repeat,
+                Some((&db, rows)),
+            )?);
+        }
     }
     if wanted("steady") {
         eprintln!("steady load, {} msg/s for {} s...", sizes.rate, sizes.seconds);
         for b in &bins {
-            let run = steady::run(dir, &b.path, &flags, sizes.rate, sizes.seconds)?;
+            let run = steady::run(dir, b, &flags, sizes.rate, sizes.seconds)?;
             r.steady.push((b.name.clone(), run));
         }
     }
@@ -257,6 +329,11 @@ fn main() -> Result<()> {
         batch_size: args.batch_size,
         batch_age_ms: args.batch_age,
         repeat,
+        uids: if args.sequential_uids {
+            "sequential (`prefix-N`)"
+        } else {
+            "random UUID v4 text"
+        },
     };
     let mut text = report::render(&setup, &r, &machine);
     if wanted("api") {
@@ -276,6 +353,12 @@ fn main() -> Result<()> {
         std::fs::write(out, &text).with_context(|| format!("write {}", out.display()))?;
     }
     Ok(())
+}
+
+fn split_args(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// Builds the release binary (a no-op when it is current) and returns its path, beside

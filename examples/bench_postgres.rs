@@ -2,10 +2,14 @@
 //! three sharing one PostgreSQL server (fsync on) in a temporary directory.
 //!
 //! `cargo run --release --example bench_postgres [MESSAGES_PER_PROCESSOR [nofsync]]`
-//! (default 20000 messages, fsync on); `BENCH_BATCH_AGE_MS` overrides `--batch-age`.
+//! (default 20000 messages, fsync on); `BENCH_BATCH_AGE_MS` overrides `--batch-age`,
+//! `BENCH_BATCH_MAX` `--batch-max`; uids are random UUIDs unless `BENCH_SEQUENTIAL_UIDS=1`.
 //! Every inbox is filled first (files of 100 messages); the clock runs from the processors'
 //! start until every inbox is empty (a file leaves only after its messages committed).
 
+#[path = "bench/data.rs"]
+#[allow(dead_code)]
+mod data;
 #[path = "../tests/postgres_support/mod.rs"]
 mod postgres_support;
 
@@ -23,7 +27,8 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
-    statmgr::cli::run::init_logging();
+    statmgr::cli::run::init_logging(statmgr::cli::run::LogFormat::Text);
+    data::set_sequential_uids(std::env::var("BENCH_SEQUENTIAL_UIDS").is_ok_and(|v| v == "1"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,6 +79,9 @@ async fn run(database: Option<String>, processors: usize, per_processor: u64) ->
             {
                 config.batch_age = Duration::from_millis(ms);
             }
+            if let Some(n) = std::env::var("BENCH_BATCH_MAX").ok().and_then(|v| v.parse().ok()) {
+                config.batch_max = n;
+            }
             processor::start(config, shutdown.clone(), true).expect("start the processor")
         })
         .collect();
@@ -96,9 +104,10 @@ fn fill_inbox(root: &Path, first: u64, count: u64) {
         let body: String = (n..end)
             .map(|k| {
                 format!(
-                    "{{\"uid\":\"u-{k}\",\"message_id\":{k},\"severity\":\"info\",\"component\":\"SMS_EXECUTIVE\",\
+                    "{{\"uid\":\"{}\",\"message_id\":{k},\"severity\":\"info\",\"component\":\"SMS_EXECUTIVE\",\
                      \"machine\":\"HOST{}\",\"site\":\"S01\",\"time\":\"2026-11-23T10:00:00Z\",\
                      \"insertion_strings\":[\"is-{k}\",\"two\"],\"attributes\":{{\"400\":\"attr-{k}\"}}}}\n",
+                    data::uid("u", k),
                     k % 50
                 )
             })

@@ -36,8 +36,13 @@ pub struct ProcessorConfig {
     pub root: PathBuf,
     /// A batch is closed at this many messages...
     pub batch_size: usize,
-    /// ...or when its first message is this old, whichever comes first.
+    /// ...or when its first message is this old, whichever comes first, while the inbox
+    /// is quiet. Under a backlog (read files waiting) the age does not close a batch that
+    /// can be filled at once: it grows up to `batch_max`, and stays open at most
+    /// `batch_age` from its first message.
     pub batch_age: Duration,
+    /// Largest batch under a backlog (never below `batch_size`).
+    pub batch_max: usize,
     /// Ids reserved durably per allocator block.
     pub key_block_size: i64,
     /// A retry file that failed this many times moves to `stuck/`.
@@ -59,6 +64,14 @@ pub struct ProcessorConfig {
     pub database: Option<String>,
     /// Most pages the database may hold (SQLite `max_page_count`); a test knob for "full".
     pub max_db_pages: Option<u64>,
+    /// SQLite page cache of the committer's connection, in KiB.
+    pub sqlite_cache_kib: u64,
+    /// SQLite `wal_autocheckpoint` of the committer's connection, in pages (0: never on
+    /// the commit path).
+    pub wal_autocheckpoint: u64,
+    /// A checkpoint thread with its own connection copies the WAL into the database once
+    /// it holds this many pages (0: no thread).
+    pub checkpoint_pages: u64,
 }
 
 impl ProcessorConfig {
@@ -67,7 +80,8 @@ impl ProcessorConfig {
             root,
             batch_size: 1000,
             batch_age: Duration::from_millis(200),
-            key_block_size: 1000,
+            batch_max: 10_000,
+            key_block_size: 100_000,
             max_attempts: 20,
             retry_backoff_min: Duration::from_secs(1),
             retry_backoff_max: Duration::from_secs(300),
@@ -78,6 +92,9 @@ impl ProcessorConfig {
             limits: Limits::default(),
             database: None,
             max_db_pages: None,
+            sqlite_cache_kib: 24 * 1024,
+            wal_autocheckpoint: 50_000,
+            checkpoint_pages: 20_000,
         }
     }
 }

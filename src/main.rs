@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use statmgr::cli::ctl;
 
 #[derive(Parser, Debug)]
@@ -40,10 +40,29 @@ enum Command {
     Watch(statmgr::cli::console::WatchArgs),
     /// A processor, a message generator and the console, in a temporary state directory.
     Demo(statmgr::demo::DemoArgs),
+    /// A monitoring plugin (Nagios/Icinga): one status line with perfdata; exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(statmgr::cli::check::CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions(statmgr::cli::docs::CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into --dir.
+    Man(statmgr::cli::docs::ManArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A monitoring plugin's usage error is UNKNOWN (3), not clap's 2.
+        Err(e) if is_check() && e.use_stderr() => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            return statmgr::cli::check::unknown(&format!(
+                "bad arguments: {}",
+                first.trim_start_matches("error: ")
+            ));
+        }
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::Run(args) => statmgr::cli::run::main(args),
         Command::Send(args) => statmgr::cli::send::main(args),
@@ -56,5 +75,13 @@ fn main() -> ExitCode {
         Command::Console(args) => statmgr::cli::console::console_main(args),
         Command::Watch(args) => statmgr::cli::console::watch_main(args),
         Command::Demo(args) => statmgr::demo::main(args),
+        Command::Check(args) => statmgr::cli::check::main(args),
+        Command::Completions(args) => statmgr::cli::docs::completions(args, Cli::command()),
+        Command::Man(args) => statmgr::cli::docs::man(args, Cli::command()),
     }
+}
+
+/// Whether the subcommand is `check` (its first non-option argument).
+fn is_check() -> bool {
+    std::env::args().skip(1).find(|a| !a.starts_with('-')).as_deref() == Some("check")
 }

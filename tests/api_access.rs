@@ -229,6 +229,7 @@ async fn a_non_loopback_address_is_refused_unless_public() {
         listen: "0.0.0.0:0".parse().unwrap(),
         listen_public: false,
         read_only: false,
+        liveness_limit: statmgr::api::server::DEFAULT_LIVENESS_LIMIT,
     };
     let err = server::start(h.handle.clone(), opts, CancellationToken::new())
         .await

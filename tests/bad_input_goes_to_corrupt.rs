@@ -69,11 +69,11 @@ fn every_kind_of_bad_file_lands_in_corrupt_with_its_reason() {
             "{name:?} kept in corrupt/"
         );
     }
-    let line = reason_of(&root, "mixed.jsonl.line2");
+    let line = reason_of(&root, "mixed.jsonl.bad-lines");
     assert!(line.contains("line 2"), "{line}");
     assert_eq!(
-        fs::read(root.join("corrupt/mixed.jsonl.line2")).unwrap(),
-        b"{\"broken\": "
+        fs::read(root.join("corrupt/mixed.jsonl.bad-lines")).unwrap(),
+        b"{\"broken\": \n"
     );
     let mut got = uids(&root);
     got.sort();

@@ -27,7 +27,11 @@ fn sigterm_with_the_database_locked_writes_the_open_batch_to_retry_and_loses_not
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     drop_messages(&root, 0..120, 40);
     // Wait until the processor has read them (they are still in the inbox: not yet durable).
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for(
+        Duration::from_secs(20),
+        "the processor to read 120 messages",
+        || received(&p) == 120,
+    );
     assert_eq!(
         files_in(&root, "inbox").len(),
         3,
@@ -60,4 +64,16 @@ fn sigterm_with_the_database_locked_writes_the_open_batch_to_retry_and_loses_not
     let (status, _) = p.terminate(Duration::from_secs(15));
     assert!(status.success());
     check_database(&root);
+}
+
+/// Messages the processor has read from the inbox (`counters.received` of `status --json`).
+fn received(p: &Proc) -> u64 {
+    let (code, out, _) = p.cli(&["status", "--json"]);
+    if code != Some(0) {
+        return 0;
+    }
+    serde_json::from_str::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| v["counters"]["received"].as_u64())
+        .unwrap_or(0)
 }

@@ -56,7 +56,11 @@ fn a_replayed_retry_file_inserts_nothing_twice() {
     let locker = db(&root);
     locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     drop_messages(&root, 0..30, 10);
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_for(
+        Duration::from_secs(20),
+        "the processor to read 30 messages",
+        || received(&p) == 30,
+    );
     p.terminate(Duration::from_secs(15));
     locker.execute_batch("ROLLBACK").unwrap();
     drop(locker);
@@ -90,4 +94,16 @@ fn a_replayed_retry_file_inserts_nothing_twice() {
     assert!(dups >= 30, "the replay was seen as duplicates ({dups})");
     p.terminate(Duration::from_secs(15));
     check_database(&root);
+}
+
+/// Messages the processor has read from the inbox (`counters.received` of `status --json`).
+fn received(p: &Proc) -> u64 {
+    let (code, out, _) = p.cli(&["status", "--json"]);
+    if code != Some(0) {
+        return 0;
+    }
+    serde_json::from_str::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| v["counters"]["received"].as_u64())
+        .unwrap_or(0)
 }

@@ -86,7 +86,8 @@ async fn a_gigabyte_body_is_refused_without_being_read() {
         .await;
     match res {
         Ok(r) => assert_eq!(r.status().as_u16(), 413),
-        // The server may close the connection while the client is still sending.
+        // The server throws away a bounded amount of what follows the refusal (lingering
+        // close, 16 MiB or 5 s), then closes while this client is still sending.
         Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
     }
     eprintln!("1 GiB streamed body refused after {:?}", t0.elapsed());
@@ -107,9 +108,38 @@ async fn a_gigabyte_body_is_refused_without_being_read() {
 
 #[test]
 fn escape_sequences_in_producer_text_never_reach_the_log() {
+    hostile_text_stays_escaped_in_the_log(&[]);
+}
+
+/// The same with `--log-format json`: still no raw escape, and every line is one JSON object.
+#[test]
+fn escape_sequences_in_producer_text_never_reach_the_json_log() {
+    let log = hostile_text_stays_escaped_in_the_log(&["--log-format", "json"]);
+    let mut warned_of_evil = false;
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not one JSON object: {line:?}: {e}"));
+        for key in ["timestamp", "level", "target"] {
+            assert!(v[key].is_string(), "{key} missing: {line}");
+        }
+        assert!(v["fields"]["message"].is_string(), "{line}");
+        // The escaped form (the text `\u{1b}`) is what the processor logged.
+        let fields = v["fields"].as_object().unwrap();
+        warned_of_evil |= fields
+            .values()
+            .any(|f| f.as_str().is_some_and(|t| t.contains("\\u{1b}")));
+    }
+    assert!(warned_of_evil, "the hostile text was logged, escaped:\n{log}");
+}
+
+/// Drops hostile files on a processor started with `flags`; returns its log after checking
+/// that no raw ESC, CSI or bidi override reached it.
+fn hostile_text_stays_escaped_in_the_log(flags: &[&str]) -> String {
     let tmp = tempdir();
     let root = state_root(&tmp);
-    let p = Proc::start(&root, &[]);
+    let p = Proc::start(&root, flags);
+    // The endpoint is published once the schema is in place (the file exists a moment earlier).
+    p.endpoint();
     db(&root)
         .execute_batch(
             "CREATE TRIGGER poison BEFORE INSERT ON status_messages WHEN NEW.site = 'EVIL'
@@ -156,4 +186,5 @@ fn escape_sequences_in_producer_text_never_reach_the_log() {
         let text = std::fs::read(root.join("corrupt").join(reason)).unwrap();
         assert!(!text.contains(&0x1b), "{reason} holds a raw ESC");
     }
+    String::from_utf8(log).expect("the log is UTF-8")
 }

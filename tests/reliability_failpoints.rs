@@ -251,14 +251,12 @@ fn process_dies_between_commit_and_inbox_unlink() {
     );
 }
 
-/// Known limit, half fixed: a committed inbox file whose unlink keeps failing now stays in
-/// flight and only its unlink is retried, so a running processor never reads it again (it
-/// used to write a new retry file on every rescan). But across a restart nothing remembers
-/// that the file was already made durable: it is read again, so while its first copy waits
-/// in retry/ or stuck/ its messages can be held twice (database + stuck/, never two rows).
-/// The full fix is a durable tombstone (name + inode) checked before reading.
+/// A committed inbox file whose unlink keeps failing (every inbox unlink fails for the whole
+/// first run, while the database is locked, so some files' messages go to retry/ and on to
+/// stuck/): it stays in flight and only its unlink is retried, and its record in settled/
+/// makes the restart unlink it unread. Before settled/, the restart read it again, and the
+/// messages waiting in stuck/ were committed as well (held twice).
 #[test]
-#[ignore = "known limit: after a restart a file whose unlink failed is read again (see the comment)"]
 fn inbox_unlink_failure_while_the_database_is_down() {
     assert!(run("inbox.before_unlink", "return(eisdir)", false, false) > 0);
 }
@@ -269,4 +267,62 @@ fn retry_file_unlink_after_commit_fails() {
         sweep("retry.before_unlink", Some("eisdir"), "") > 0,
         "the failpoint must fire"
     );
+}
+
+/// The restart itself, exactly: inbox files committed (or sent on to retry/ and stuck/)
+/// whose unlink failed are recorded in settled/. A restart whose unlinks still fail leaves
+/// them in the inbox unread; a restart with the database still locked (where a file read
+/// again would become a new retry file) removes them unread: nothing new reaches retry/ or
+/// stuck/, and every message is once in the database or stuck/.
+#[test]
+fn after_a_restart_a_settled_inbox_file_is_removed_unread() {
+    let tmp = tempdir();
+    let root = state_root(&tmp);
+    let eisdir = [("STATMGR_FAILPOINTS", "inbox.before_unlink=return(eisdir)")];
+    let p = Proc::start_with_env(&root, FLAGS, &eisdir);
+    drop_messages(&root, 0..10, 5);
+    wait_for(Duration::from_secs(10), "the first files committed", || {
+        row_count(&root) == 10
+    });
+    let locker = db(&root);
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    drop_messages(&root, 100..110, 5);
+    wait_for(Duration::from_secs(15), "the locked files in stuck/", || {
+        uids_in_batch_files(&root, "stuck").len() == 10 && files_in(&root, "retry").is_empty()
+    });
+    assert!(p.stop(Duration::from_secs(15)).success());
+    let inbox = files_in(&root, "inbox");
+    assert_eq!(inbox.len(), 4, "every unlink failed: {inbox:?}");
+    assert_eq!(files_in(&root, "settled"), inbox, "one record per file");
+    let stuck = files_in(&root, "stuck");
+
+    // Restarted with the unlinks still failing: the files stay, unread.
+    let p = Proc::start_with_env(&root, FLAGS, &eisdir);
+    std::thread::sleep(Duration::from_secs(2)); // ten rescans
+    assert!(p.stop(Duration::from_secs(15)).success());
+    assert_eq!(files_in(&root, "inbox"), inbox);
+    assert!(files_in(&root, "retry").is_empty());
+    assert_eq!(files_in(&root, "stuck"), stuck);
+    assert_eq!(files_in(&root, "settled"), inbox);
+
+    // Restarted with the database still locked: removed unread.
+    let p = Proc::start(&root, FLAGS);
+    wait_for(Duration::from_secs(10), "the settled files gone", || {
+        files_in(&root, "inbox").is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let log = p.log_text();
+    assert!(p.stop(Duration::from_secs(15)).success());
+    assert!(
+        log.contains("removed 4 inbox files whose messages were made durable before the restart"),
+        "{log}"
+    );
+    assert!(files_in(&root, "retry").is_empty(), "nothing read again");
+    assert_eq!(files_in(&root, "stuck"), stuck, "nothing new in stuck/");
+    assert!(files_in(&root, "settled").is_empty(), "records dropped");
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    let sent: Vec<String> = uid_range(0, 10).into_iter().chain(uid_range(100, 110)).collect();
+    check_accounted(&root, &sent, "settled restart");
+    eprintln!("settled restart: 4 inbox files removed unread, 20 messages, 0 lost, 0 duplicated");
 }

@@ -121,11 +121,29 @@ fn hostile_files_get_a_clear_reason_in_bounded_memory_without_a_panic() {
         );
     }
     let corrupt = files_in(&root, "corrupt");
-    let line_files = corrupt
+    let line_files: Vec<&String> = corrupt
         .iter()
-        .filter(|n| n.starts_with("many-bad-lines.jsonl.line") && !n.ends_with(".reason"))
-        .count();
-    assert_eq!(line_files, 1000, "each bad line in corrupt/ on its own");
+        .filter(|n| n.starts_with("many-bad-lines.jsonl"))
+        .collect();
+    assert_eq!(
+        line_files,
+        [
+            "many-bad-lines.jsonl.bad-lines",
+            "many-bad-lines.jsonl.bad-lines.reason"
+        ],
+        "the 1,000 bad lines of one file are one entry in corrupt/"
+    );
+    let bad = std::fs::read(root.join("corrupt/many-bad-lines.jsonl.bad-lines")).unwrap();
+    assert_eq!(
+        bad.iter().filter(|&&b| b == b'\n').count(),
+        1000,
+        "every bad line kept"
+    );
+    let why = reason_of(&root, "many-bad-lines.jsonl.bad-lines");
+    assert!(
+        why.contains("1000 lines are not valid messages") && why.contains("... and 980 more"),
+        "{why}"
+    );
     let foreign: Vec<&String> = corrupt.iter().filter(|n| n.starts_with("non-utf8-")).collect();
     assert_eq!(
         foreign.len(),

@@ -78,8 +78,8 @@ fn run(n: usize, db_fault: &str, file_fault: &str) -> usize {
         [
             "bad.json",
             "bad.json.reason",
-            "mixed.jsonl.line2",
-            "mixed.jsonl.line2.reason"
+            "mixed.jsonl.bad-lines",
+            "mixed.jsonl.bad-lines.reason"
         ],
         "N={n}: each bad input once in corrupt/, with its reason"
     );

@@ -1,4 +1,4 @@
-//! Hostile input, generated: the retry-file decoder, the file-name validator and resolver,
+//! Hostile input, generated: the retry-file decoder (with the inbox's limits), the file-name validator and resolver,
 //! and the retry schedule against a simple reference model.
 //!
 //! Cases per property: STATMGR_PROPTEST_CASES (default 256; full size 10000). Every test
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use statmgr::api::wire::Attempt;
-use statmgr::message::{Message, Severity};
+use statmgr::config::Limits;
+use statmgr::message::{needs_escape, Message, Severity};
 use statmgr::processor::dirs::{resolve_regular_file, validate_file_name, ResolveError};
 use statmgr::processor::retry::RetrySchedule;
 use statmgr::processor::retry_file::{decode, encode, RetryHeader, FORMAT_VERSION};
@@ -48,15 +49,20 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(tricky_char(), 0..max).prop_map(String::from_iter)
 }
 
+/// A message as the inbox accepts it (only such messages are ever written to a retry
+/// file, and they are read back with the inbox's checks): a uid without control
+/// characters, non-empty component, machine and site, an RFC 3339 time.
 fn message() -> impl Strategy<Value = Message> {
+    let time = (2000..2100i32, 1..=12u32, 1..=28u32, 0..24u32, 0..60u32, 0..60u32)
+        .prop_map(|(y, mo, d, h, mi, s)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"));
     let head = (
-        text(20),
+        text(20).prop_map(|t| format!("u{}", t.chars().filter(|&c| !needs_escape(c)).collect::<String>())),
         any::<i64>(),
         0..3u8,
-        text(12),
-        text(12),
-        text(6),
-        text(30),
+        text(12).prop_map(|t| format!("c{t}")),
+        text(12).prop_map(|t| format!("m{t}")),
+        text(6).prop_map(|t| format!("s{t}")),
+        time,
     );
     let tail = (
         prop::option::of(text(10)),
@@ -113,11 +119,18 @@ fn retry_file() -> impl Strategy<Value = (RetryHeader, Vec<Message>)> {
     prop::collection::vec(message(), 0..5).prop_flat_map(|msgs| (header(msgs.len()), Just(msgs)))
 }
 
-/// Whatever the bytes, the decoder answers without panicking, and never returns a
-/// message count that differs from its header (no half replay).
+/// Whatever the bytes, the decoder answers without panicking, and never half replays:
+/// what it returns fits the header, either the messages alone (bad lines were added) or
+/// the messages and the bad lines together (message lines were damaged); every bad line
+/// is returned, to be set aside in corrupt/.
 fn decodes_whole_or_refuses(bytes: &[u8]) {
-    if let Ok((h, msgs)) = decode(bytes) {
-        assert_eq!(h.messages, msgs.len() as u64);
+    if let Ok(d) = decode(bytes, &Limits::default()) {
+        let (good, bad) = (d.messages.len() as u64, d.rejected.len() as u64);
+        assert!(
+            d.header.messages == good || d.header.messages == good + bad,
+            "header {}, {good} messages, {bad} bad lines",
+            d.header.messages
+        );
     }
 }
 
@@ -126,16 +139,17 @@ proptest! {
 
     #[test]
     fn retry_files_round_trip((h, msgs) in retry_file()) {
-        let (h2, m2) = decode(&encode(&h, &msgs)).expect("a written file reads back");
-        prop_assert_eq!(h2, h);
-        prop_assert_eq!(m2, msgs);
+        let d = decode(&encode(&h, &msgs), &Limits::default()).expect("a written file reads back");
+        prop_assert_eq!(d.header, h);
+        prop_assert_eq!(d.messages, msgs);
+        prop_assert!(d.rejected.is_empty());
     }
 
     #[test]
     fn any_truncation_is_refused((h, msgs) in retry_file(), cut in any::<prop::sample::Index>()) {
         let bytes = encode(&h, &msgs);
         let cut = cut.index(bytes.len());
-        prop_assert!(decode(&bytes[..cut]).is_err(), "torn at {} of {}", cut, bytes.len());
+        prop_assert!(decode(&bytes[..cut], &Limits::default()).is_err(), "torn at {} of {}", cut, bytes.len());
     }
 
     #[test]
@@ -148,7 +162,7 @@ proptest! {
         let mut lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
         let i = 1 + which.index(lines.len() - 1);
         if double { lines.insert(i, lines[i]); } else { lines.remove(i); }
-        prop_assert!(decode(&lines.concat()).is_err());
+        prop_assert!(decode(&lines.concat(), &Limits::default()).is_err());
     }
 
     #[test]

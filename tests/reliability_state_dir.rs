@@ -48,7 +48,8 @@ fn a_world_writable_state_directory_is_refused_with_the_fix() {
 
 #[test]
 fn world_writable_retry_stuck_or_corrupt_directories_are_refused() {
-    for sub in ["retry", "stuck", "corrupt"] {
+    // settled/ too: a record planted there would make an inbox file be removed unread.
+    for sub in ["retry", "stuck", "corrupt", "settled"] {
         let tmp = tempdir();
         let root = state_root(&tmp);
         Proc::start(&root, &[]).stop(Duration::from_secs(10));

@@ -4,12 +4,61 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use statmgr::config::Limits;
 use statmgr::message::{parse_file, FileFormat, Message};
 use statmgr::processor::retry_file::{encode, ms_since_epoch, RetryHeader};
+
+/// `--sequential-uids`: uids `prefix-N` instead of random UUIDs.
+static SEQUENTIAL: AtomicBool = AtomicBool::new(false);
+
+pub fn set_sequential_uids(on: bool) {
+    SEQUENTIAL.store(on, Ordering::Relaxed);
+}
+
+pub fn sequential_uids() -> bool {
+    SEQUENTIAL.load(Ordering::Relaxed)
+}
+
+/// The uid of message `n` of `prefix`: by default a random-looking UUID v4 in text form
+/// (what Windows producers send), derived from `prefix` and `n` so that every run, the
+/// floor and statmgr alike, gets the same uids; `prefix-N` with `--sequential-uids`.
+pub fn uid(prefix: &str, n: u64) -> String {
+    if sequential_uids() {
+        return format!("{prefix}-{n}");
+    }
+    random_uid(prefix, n)
+}
+
+/// A UUID v4 (random) in text form, a pure function of `prefix` and `n`.
+pub fn random_uid(prefix: &str, n: u64) -> String {
+    let mut seed = 0xcbf2_9ce4_8422_2325u64; // FNV-1a of the prefix
+    for b in prefix.bytes() {
+        seed = (seed ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let hi = splitmix64(seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let lo = splitmix64(hi ^ 0x5851_f42d_4c95_7f2d);
+    let hi = (hi & !0xf000) | 0x4000; // version 4
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // variant 10
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// One message as one JSON line (no newline): a realistic status message with a module,
 /// process and thread ids, two insertion strings and two attributes (about 420 bytes).
@@ -18,14 +67,14 @@ pub fn message_line(prefix: &str, n: u64) -> String {
     let (dp, minute, second) = (n % 40, (n / 60) % 60, n % 60);
     format!(
         concat!(
-            r#"{{"uid":"{prefix}-{n}","message_id":{id},"severity":"{severity}","#,
+            r#"{{"uid":"{uid}","message_id":{id},"severity":"{severity}","#,
             r#""component":"SMS_DISTRIBUTION_MANAGER","machine":"SITE-SRV{machine:02}","site":"S01","#,
             r#""time":"2026-11-23T10:{minute:02}:{second:02}Z","module":"SMS Server","#,
             r#""process_id":{pid},"thread_id":{tid},"#,
             r#""insertion_strings":["package S01{n:05X} version {version}","distribution point DP{dp:02}"],"#,
             r#""attributes":{{"400":"S01{n:05X}","404":"\\\\DP{dp:02}.corp.example\\SMSPKG$"}}}}"#
         ),
-        prefix = prefix,
+        uid = uid(prefix, n),
         n = n,
         id = 2300 + n % 50,
         severity = severity,

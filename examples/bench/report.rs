@@ -28,6 +28,7 @@ pub struct Setup {
     pub batch_size: usize,
     pub batch_age_ms: u64,
     pub repeat: usize,
+    pub uids: &'static str,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -125,9 +126,9 @@ pub fn render(setup: &Setup, r: &Results, machine: &str) -> String {
     let _ = writeln!(
         o,
         "- settings (floor and statmgr alike): batch size {}, batch age {} ms, SQLite WAL with \
-         synchronous=FULL; statmgr runs as the release binary, one child process per run; \
+         synchronous=FULL; uids {}; statmgr runs as the release binary, one child process per run; \
          medians of {} runs\n",
-        setup.batch_size, setup.batch_age_ms, setup.repeat
+        setup.batch_size, setup.batch_age_ms, setup.uids, setup.repeat
     );
     raw_section(&mut o, r);
     throughput_section(&mut o, r, &setup.binaries);

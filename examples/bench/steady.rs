@@ -19,7 +19,7 @@ use anyhow::{ensure, Context, Result};
 use rusqlite::Connection;
 
 use crate::child::{Processor, RunFlags};
-use crate::data::message_line;
+use crate::data::{message_line, uid};
 
 const POLL: Duration = Duration::from_millis(5);
 
@@ -46,8 +46,8 @@ fn micros(t: SystemTime) -> i64 {
 }
 
 /// Drops `rate * seconds` one-message files at `rate` files per second; sends each
-/// message number with its rename time.
-fn produce(inbox: &Path, rate: u64, seconds: u64, out: mpsc::Sender<(u64, i64)>) -> Result<f64> {
+/// message's uid with its rename time.
+fn produce(inbox: &Path, rate: u64, seconds: u64, out: mpsc::Sender<(String, i64)>) -> Result<f64> {
     let total = rate * seconds;
     let start = Instant::now();
     for n in 0..total {
@@ -60,13 +60,13 @@ fn produce(inbox: &Path, rate: u64, seconds: u64, out: mpsc::Sender<(u64, i64)>)
         // No fsync: a producer's durability is the producer's cost, not the processor's.
         fs::write(&tmp, message_line("s", n)).with_context(|| format!("write {}", tmp.display()))?;
         fs::rename(&tmp, inbox.join(&name)).with_context(|| format!("rename {name}"))?;
-        let _ = out.send((n, micros(SystemTime::now())));
+        let _ = out.send((uid("s", n), micros(SystemTime::now())));
     }
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
-/// Rows committed since `after`: (record id, message number, lower-bound commit time).
-fn new_rows(conn: &Connection, after: i64) -> Result<Vec<(i64, u64, i64)>> {
+/// Rows committed since `after`: (record id, uid, lower-bound commit time).
+fn new_rows(conn: &Connection, after: i64) -> Result<Vec<(i64, String, i64)>> {
     let mut st = conn.prepare_cached(
         "SELECT m.record_id, m.uid, m.received, b.duration_ms FROM status_messages m
          JOIN batches b ON b.id = m.batch_id WHERE m.record_id > ?1 ORDER BY m.record_id",
@@ -82,25 +82,28 @@ fn new_rows(conn: &Connection, after: i64) -> Result<Vec<(i64, u64, i64)>> {
     let mut out = Vec::new();
     for row in rows {
         let (id, uid, received, duration_ms) = row?;
-        let n: u64 = uid
-            .strip_prefix("s-")
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("unexpected uid {uid:?}"))?;
         let began = chrono::DateTime::parse_from_rfc3339(&received)
             .with_context(|| format!("received {received:?}"))?
             .timestamp_micros();
-        out.push((id, n, began + (duration_ms * 1000.0) as i64));
+        out.push((id, uid, began + (duration_ms * 1000.0) as i64));
     }
     Ok(out)
 }
 
-pub fn run(base: &Path, bin: &Path, flags: &RunFlags, rate: u64, seconds: u64) -> Result<SteadyRun> {
+pub fn run(
+    base: &Path,
+    bin: &crate::throughput::Binary,
+    flags: &RunFlags,
+    rate: u64,
+    seconds: u64,
+) -> Result<SteadyRun> {
     let root = base.join("steady");
     if root.exists() {
         fs::remove_dir_all(&root)?;
     }
     fs::create_dir_all(&root)?;
-    let mut p = Processor::start(bin, &root, flags, &[])?;
+    let args: Vec<&str> = bin.args.iter().map(String::as_str).collect();
+    let mut p = Processor::start(&bin.path, &root, flags, &args)?;
     p.wait_ready()?;
     let conn = Connection::open(root.join("statmgr.db"))?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -109,12 +112,12 @@ pub fn run(base: &Path, bin: &Path, flags: &RunFlags, rate: u64, seconds: u64) -
     let producer = std::thread::spawn(move || produce(&inbox, rate, seconds, tx));
     let cpu0 = (p.cpu_time()?, Instant::now());
     let total = rate * seconds;
-    let mut renamed: HashMap<u64, i64> = HashMap::new();
+    let mut renamed: HashMap<String, i64> = HashMap::new();
     let mut upper = Vec::with_capacity(total as usize);
     let mut lower = Vec::with_capacity(total as usize);
     let mut last_id = 0;
     let limit = Instant::now() + Duration::from_secs(seconds + 60);
-    let mut pending: Vec<(u64, i64, i64)> = Vec::new();
+    let mut pending: Vec<(String, i64, i64)> = Vec::new();
     while upper.len() < total as usize {
         ensure!(
             Instant::now() < limit,
@@ -130,10 +133,10 @@ pub fn run(base: &Path, bin: &Path, flags: &RunFlags, rate: u64, seconds: u64) -
             pending.push((n, committed_lower, seen));
         }
         // A row can only be matched once its rename time has arrived from the producer.
-        pending.retain(|&(n, committed_lower, seen)| match renamed.get(&n) {
+        pending.retain(|(uid, committed_lower, seen)| match renamed.get(uid) {
             Some(&at) => {
-                upper.push((seen - at) as f64 / 1000.0);
-                lower.push((committed_lower - at) as f64 / 1000.0);
+                upper.push((*seen - at) as f64 / 1000.0);
+                lower.push((*committed_lower - at) as f64 / 1000.0);
                 false
             }
             None => true,

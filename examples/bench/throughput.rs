@@ -35,10 +35,14 @@ pub struct Case {
 pub struct Binary {
     pub name: String,
     pub path: std::path::PathBuf,
+    /// Extra `statmgr run` arguments for this binary.
+    pub args: Vec<String>,
 }
 
 /// Runs the floor and each binary `repeat` times on `messages` messages in files of
-/// `per_file`, rotating which goes first so that drift favours none.
+/// `per_file`, rotating which goes first so that drift favours none. With `prefill`, each
+/// run starts from a copy of that database (its path and row count).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     base: &Path,
     bins: &[Binary],
@@ -47,6 +51,7 @@ pub fn run(
     messages: u64,
     per_file: u64,
     repeat: usize,
+    prefill: Option<(&Path, u64)>,
 ) -> Result<Case> {
     let mut case = Case {
         label: label.to_string(),
@@ -59,7 +64,7 @@ pub fn run(
     for round in 0..repeat {
         for turn in (0..turns).map(|t| (t + round) % turns) {
             if turn == bins.len() {
-                let f = floor_once(base, flags, messages, per_file)?;
+                let f = floor_once(base, flags, messages, per_file, prefill)?;
                 eprintln!(
                     "  {label} round {}: floor {:.2} s ({:.0} msg/s)",
                     round + 1,
@@ -68,7 +73,7 @@ pub fn run(
                 );
                 case.floor.push(f);
             } else {
-                let s = statmgr_once(base, &bins[turn].path, flags, messages, per_file)?;
+                let s = statmgr_once(base, &bins[turn], flags, messages, per_file, prefill)?;
                 eprintln!(
                     "  {label} round {}: {} {:.2} s ({:.0} msg/s), peak RSS {:.1} MiB",
                     round + 1,
@@ -93,9 +98,30 @@ fn fresh(base: &Path, name: &str) -> Result<std::path::PathBuf> {
     Ok(root)
 }
 
-fn floor_once(base: &Path, flags: &RunFlags, messages: u64, per_file: u64) -> Result<FloorRun> {
-    let root = fresh(base, "floor")?;
+/// A fresh state directory with the inbox filled (and the pre-filled database copied in).
+fn prepare(
+    base: &Path,
+    name: &str,
+    messages: u64,
+    per_file: u64,
+    prefill: Option<(&Path, u64)>,
+) -> Result<std::path::PathBuf> {
+    let root = fresh(base, name)?;
+    if let Some((db, _)) = prefill {
+        crate::prefill::install(db, &root)?;
+    }
     write_inbox(&root.join("inbox"), "m", messages, per_file)?;
+    Ok(root)
+}
+
+fn floor_once(
+    base: &Path,
+    flags: &RunFlags,
+    messages: u64,
+    per_file: u64,
+    prefill: Option<(&Path, u64)>,
+) -> Result<FloorRun> {
+    let root = prepare(base, "floor", messages, per_file, prefill)?;
     settle_disk();
     let run = floor::run(&root, flags.batch_size)?;
     ensure!(
@@ -113,16 +139,17 @@ fn floor_once(base: &Path, flags: &RunFlags, messages: u64, per_file: u64) -> Re
 
 fn statmgr_once(
     base: &Path,
-    bin: &Path,
+    bin: &Binary,
     flags: &RunFlags,
     messages: u64,
     per_file: u64,
+    prefill: Option<(&Path, u64)>,
 ) -> Result<StatmgrRun> {
-    let root = fresh(base, "statmgr")?;
-    write_inbox(&root.join("inbox"), "m", messages, per_file)?;
+    let root = prepare(base, "statmgr", messages, per_file, prefill)?;
     settle_disk();
     let inbox = root.join("inbox");
-    let mut p = Processor::start(bin, &root, flags, &[])?;
+    let args: Vec<&str> = bin.args.iter().map(String::as_str).collect();
+    let mut p = Processor::start(&bin.path, &root, flags, &args)?;
     let limit = Duration::from_secs(600);
     let poll = Duration::from_millis(10);
     let first_commit = p.wait_until(poll, limit, "the first commit", |_, c| Ok(c.batches > 0))?;
@@ -145,9 +172,11 @@ fn statmgr_once(
         "statmgr committed {committed} of {messages} messages"
     );
     let rows = crate::count_rows(&root)?;
+    let before = prefill.map_or(0, |(_, rows)| rows);
     ensure!(
-        rows == messages,
-        "statmgr stored {rows} rows for {messages} messages"
+        rows == before + messages,
+        "statmgr stored {} rows for {messages} messages",
+        rows as i64 - before as i64
     );
     fs::remove_dir_all(&root)?;
     Ok(run)

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::query::{file_query_pairs, STUCK_PREFIX};
 use crate::api::wire::{
-    ActionResult, ApiError, Event, FileDetail, FileKind, FileQuery, RequeueRequest, Snapshot,
+    ActionResult, ApiError, Event, FileDetail, FileKind, FileQuery, HealthStatus, RequeueRequest, Snapshot,
 };
 
 pub use sse::{Frame, Parser as SseParser};
@@ -351,6 +351,27 @@ impl Client {
             last_event_id,
             target: self.target.clone(),
         })
+    }
+
+    /// `GET /healthz` or `/readyz` (`probe` is `healthz` or `readyz`): whether it said 200,
+    /// and its body (503 is an answer here, not an error).
+    pub async fn health(&self, probe: &str) -> Result<(bool, HealthStatus), ClientError> {
+        let url = self.url(&[probe])?;
+        let response = self
+            .calls
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.target, e))?;
+        let ok = response.status().is_success();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.target, e))?;
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Other(format!("malformed /{probe} answer from {}: {e}", self.target.url))
+        })?;
+        Ok((ok, body))
     }
 
     /// The Prometheus text of `/metrics`.

@@ -4,7 +4,8 @@
 //! Routes (every one behind the `Host` check, 403; errors are `wire::ApiError`):
 //! `GET /api/v1/snapshot` (query parameters: see `api::query`), `GET /api/v1/retry/{name}`
 //! and `/api/v1/stuck/{name}` (`offset`, `limit` of its messages), `GET /api/v1/events`
-//! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`;
+//! (server-sent events; `Last-Event-ID` header or `?last_event_id=`), `GET /metrics`,
+//! `GET /healthz` and `GET /readyz` (200, or 503 with `wire::HealthStatus`);
 //! with `Authorization: Bearer <token>`: `POST /api/v1/pause`, `resume`, `flush`, `resync`,
 //! `/api/v1/retry/{name}/requeue` (optional body `wire::RequeueRequest`, for retry and stuck files).
 //! Triage (see `bulk`): `GET /api/v1/causes`, `GET /api/v1/bulk/select`; with the token
@@ -13,10 +14,13 @@
 mod auth;
 mod bulk;
 mod failure;
+mod health;
+mod linger;
 mod metrics;
 mod routes;
 mod slots;
 mod sse;
+mod unread_body;
 
 use std::fs;
 use std::io::Write;
@@ -53,6 +57,9 @@ const MAX_CONNECTIONS: usize = 512;
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// `ServerOptions::liveness_limit` unless the service manager's watchdog asks for less.
+pub const DEFAULT_LIVENESS_LIMIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
@@ -60,6 +67,8 @@ pub struct ServerOptions {
     pub listen_public: bool,
     /// Refuse every mutation (403).
     pub read_only: bool,
+    /// `/healthz` says 503 once the committer or intake thread made no progress for this long.
+    pub liveness_limit: Duration,
 }
 
 #[derive(Debug)]
@@ -150,6 +159,7 @@ pub async fn start(
         hosts: HostPolicy::new(addr, opts.listen_public),
         metrics,
         shutdown: shutdown.clone(),
+        liveness_limit: opts.liveness_limit,
     };
     let app = routes::router(Arc::new(shared));
     tracing::info!(%addr, read_only = opts.read_only, "API listening");
@@ -247,26 +257,50 @@ async fn connection(
     let used = ticket.used.clone();
     let service = hyper::service::service_fn(move |req| {
         used.store(true, std::sync::atomic::Ordering::Relaxed);
-        hyper::service::Service::call(&inner, req)
+        let (req, body_ended) = unread_body::watch(req);
+        let answer = hyper::service::Service::call(&inner, req);
+        // Boxed: `poll_without_shutdown` needs an `Unpin` future.
+        Box::pin(async move {
+            let mut response = answer.await?;
+            unread_body::close_if_unread(&mut response, &body_ended);
+            Ok::<_, std::convert::Infallible>(response)
+        })
     });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    // Served without the final shutdown, so that the socket can be taken back for a
+    // lingering close (see `linger`).
+    let mut conn = builder.serve_connection(TokioIo::new(stream), service);
     let result = tokio::select! {
-        result = conn.as_mut() => result,
+        result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => result,
         _ = ticket.evict.cancelled() => {
             tracing::debug!(%peer, "API connection evicted: idle while the server was full");
             return;
         }
         _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+            std::pin::Pin::new(&mut conn).graceful_shutdown();
+            if let Err(e) = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)).await {
+                tracing::debug!(%peer, "API connection ended at shutdown: {e}");
+            }
+            return;
         }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, "API connection ended: {e}");
+        return;
+    }
+    let mut stream = conn.into_parts().io.into_inner();
+    // Lingering holds the slot, but as an idle one: a new connection may take it.
+    ticket.used.store(false, std::sync::atomic::Ordering::Relaxed);
+    tokio::select! {
+        (end, thrown) = linger::discard(&mut stream, linger::LIMITS) => {
+            if end != linger::End::ClientClosed {
+                tracing::debug!(%peer, ?end, thrown, "API connection closed after lingering");
+            }
+        }
+        _ = ticket.evict.cancelled() => {}
+        _ = shutdown.cancelled() => {}
     }
 }

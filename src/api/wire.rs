@@ -499,3 +499,14 @@ impl BulkResult {
         (self.changed.len() + self.vanished.len() + self.already_moved.len() + self.failed.len()) as u64
     }
 }
+
+/// `GET /healthz` and `GET /readyz`: `status` is `ok` (HTTP 200) or `unavailable` (503),
+/// with the `reason` (and, for the database, `since`, RFC 3339) when not ok.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthStatus {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}

@@ -84,7 +84,7 @@ pub struct LsArgs {
 }
 
 impl ConnectArgs {
-    fn target(&self, with_token: bool) -> Result<Target, ClientError> {
+    pub(crate) fn target(&self, with_token: bool) -> Result<Target, ClientError> {
         match &self.url {
             Some(url) => Target::from_url(url, self.token_file.as_ref()),
             None => {

@@ -1,7 +1,10 @@
 //! The subcommands' bodies (argument structs and what each does); `main.rs` only dispatches.
 
+pub mod check;
 pub mod console;
 pub mod ctl;
+pub mod docs;
+pub mod notify;
 pub mod run;
 pub mod send;
 

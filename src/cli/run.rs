@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::notify::{status_line, Notifier};
 use crate::cli::RootArg;
 use crate::config::ProcessorConfig;
+use crate::processor::telemetry::Telemetry;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -25,11 +27,27 @@ pub struct RunArgs {
     /// Close a batch at this many messages
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,
-    /// ...or when its oldest message is this many milliseconds old
+    /// ...or when its oldest message is this many milliseconds old (while the inbox is
+    /// quiet; under a backlog a batch fills up to --batch-max, open at most this long)
     #[arg(long, default_value_t = 200)]
     pub batch_age: u64,
-    /// Record ids reserved durably per allocator block
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
+    /// Largest batch while read files are waiting (a backlog); never below --batch-size
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_max: u64,
+    /// SQLite page cache of the committing connection, in MiB
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub cache_size: u64,
+    /// SQLite checkpoints the WAL on the commit path when it reaches this many pages: the
+    /// backstop behind --checkpoint-pages (0: only statmgr's periodic checkpoint)
+    #[arg(long, default_value_t = 50_000)]
+    pub wal_autocheckpoint: u64,
+    /// A checkpoint thread with its own connection copies the WAL into the database file
+    /// once it holds this many pages, off the commit path (0: no thread)
+    #[arg(long, default_value_t = 20_000)]
+    pub checkpoint_pages: u64,
+    /// Record ids reserved durably per allocator block (one extra commit per block; ids
+    /// left in a block are skipped after a restart)
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     pub key_block: i64,
     /// A retry file that failed this many times moves to stuck/
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
@@ -66,6 +84,18 @@ pub struct RunArgs {
     /// Most pages the database may grow to (a test of a full database)
     #[arg(long, hide = true)]
     pub max_db_pages: Option<u64>,
+    /// Log format on stderr: `text` (human; without its own timestamp under systemd's
+    /// journal, which adds one) or `json` (one object per line)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl RunArgs {
@@ -73,6 +103,10 @@ impl RunArgs {
         let mut c = ProcessorConfig::new(self.root.path());
         c.batch_size = self.batch_size as usize;
         c.batch_age = Duration::from_millis(self.batch_age);
+        c.batch_max = self.batch_max as usize;
+        c.sqlite_cache_kib = self.cache_size * 1024;
+        c.wal_autocheckpoint = self.wal_autocheckpoint;
+        c.checkpoint_pages = self.checkpoint_pages;
         c.key_block_size = self.key_block;
         c.max_attempts = self.max_attempts;
         c.retry_backoff_min = Duration::from_millis(self.retry_min.max(1));
@@ -90,23 +124,50 @@ impl RunArgs {
 }
 
 /// Logs to stderr through tracing; `RUST_LOG` overrides the default level (info).
-pub fn init_logging() {
+pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Colours only for a terminal: a log file holds no escape sequence at all.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
         // A log write that fails (stderr redirected to a file on a full disk) must not be
         // reported with `eprintln!`, which panics there and killed the committer thread.
-        .log_internal_errors(false)
-        .try_init();
+        .log_internal_errors(false);
+    let _ = match format {
+        // serde_json escapes every control character, so producers' text (already escaped
+        // by the processor) cannot become a raw escape sequence here either.
+        LogFormat::Json => builder.json().with_target(true).try_init(),
+        // Colours only for a terminal: a log file holds no escape sequence at all.
+        LogFormat::Text if stderr_is_journal() => builder
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .try_init(),
+    };
+}
+
+/// Whether stderr is systemd's journal stream (`JOURNAL_STREAM` names its device and
+/// inode, as sd_journal_stream_fd documents): the journal stamps each line itself.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
-    init_logging();
+    init_logging(args.log_format);
     let runtime = match crate::cli::runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -125,19 +186,24 @@ pub fn main(args: RunArgs) -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let config = args.config();
+    let notifier = Notifier::from_env();
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
+    // Before the API starts: a SIGTERM from the service manager at any moment after this drains.
+    let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
     // The API outlives the drain, so an operator can watch it; it stops after.
     let api_shutdown = CancellationToken::new();
     let options = crate::api::server::ServerOptions {
         listen: args.listen,
         listen_public: args.listen_public,
         read_only: args.read_only_api,
+        liveness_limit: liveness_limit(&config, notifier.watchdog()),
     };
     let server = match crate::api::server::start(processor.handle(), options, api_shutdown.clone()).await {
         Ok(s) => s,
         Err(e) => {
             shutdown.cancel();
+            signals.abort();
             processor.wait().await;
             return Err(e);
         }
@@ -149,23 +215,62 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         batch_age_ms = config.batch_age.as_millis() as u64,
         "processor started"
     );
-    let signals = tokio::spawn(watch_signals(shutdown.clone(), processor.hurry_handle()));
+    let telemetry = processor.handle().telemetry.clone();
+    let notifying = tokio::spawn(announce(notifier.clone(), telemetry.clone(), shutdown.clone()));
     processor.wait().await;
     signals.abort();
+    notifying.abort();
+    notifier.status(&status_line(&telemetry, 0.0));
     api_shutdown.cancel();
     server.wait().await;
     tracing::info!("drained; exiting");
     Ok(())
 }
 
+/// `READY=1` once intake's first scan has begun (the database is open and the API listens
+/// by now), then the status and watchdog loop until aborted.
+async fn announce(notifier: Notifier, telemetry: std::sync::Arc<Telemetry>, shutdown: CancellationToken) {
+    while !telemetry.health.has_scanned() {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if !shutdown.is_cancelled() {
+        notifier.ready(&status_line(&telemetry, 0.0));
+    }
+    notifier.run(telemetry, shutdown).await;
+}
+
+/// How long a silent thread counts as alive for `/healthz`: the watchdog's interval when
+/// systemd asks for pings, else long enough for one slow database operation.
+fn liveness_limit(config: &ProcessorConfig, watchdog: Option<Duration>) -> Duration {
+    watchdog.unwrap_or_else(|| (config.busy_timeout * 2).max(crate::api::server::DEFAULT_LIVENESS_LIMIT))
+}
+
 /// First SIGTERM/SIGINT: drain. Second: hurry (write the open batch to retry/ now).
-async fn watch_signals(shutdown: CancellationToken, hurry: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+/// The handlers are installed when this is called, not when the future first runs.
+fn watch_signals(
+    shutdown: CancellationToken,
+    hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
+    let installed = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(term), Ok(int)) = installed else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        follow_signals(term, int, shutdown, hurry).await;
+    }
+}
+
+async fn follow_signals(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+    shutdown: CancellationToken,
+    hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut seen = 0;
     loop {
         let name = tokio::select! {

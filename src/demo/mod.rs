@@ -89,6 +89,7 @@ async fn run(args: DemoArgs) -> Result<(), String> {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
         listen_public: false,
         read_only: false,
+        liveness_limit: server::DEFAULT_LIVENESS_LIMIT,
     };
     let server = server::start(processor.handle(), opts, api_shutdown.clone())
         .await

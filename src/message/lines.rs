@@ -52,7 +52,7 @@ pub(super) fn parse_lines(bytes: &[u8], limits: &Limits) -> Result<ParsedFile, F
     Ok(parsed)
 }
 
-fn parse_line(text: &[u8], line: usize, limits: &Limits) -> Result<Message, String> {
+pub(super) fn parse_line(text: &[u8], line: usize, limits: &Limits) -> Result<Message, String> {
     let text = std::str::from_utf8(text).map_err(|error| {
         let offset = error.valid_up_to();
         format!("line {line}, column {}: {}", offset + 1, utf8_fault(text, &error))

@@ -148,6 +148,12 @@ pub fn parse_file(format: FileFormat, bytes: &[u8], limits: &Limits) -> Result<P
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Parses and validates one line of a JSON Lines file (without its newline) exactly as
+/// an inbox line is: `line` is its 1-based number, which the reason names.
+pub fn parse_line(text: &[u8], line: usize, limits: &Limits) -> Result<Message, String> {
+    lines::parse_line(text, line, limits)
+}
+
 impl FileRejected {
     fn new(reason: impl Into<String>) -> Self {
         FileRejected {

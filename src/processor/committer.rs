@@ -18,10 +18,12 @@ use crate::processor::bulk::{BulkContext, BulkQueue};
 use crate::processor::control::{Command, ControlError};
 use crate::processor::corrupt;
 use crate::processor::dirs::{sync_dir, unused_name};
+use crate::processor::health::Worker;
 use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::retry::{self, due_from_header, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
+use crate::processor::settled::SettledRecords;
 use crate::processor::store::BatchSource;
 use unlink::Unlinker;
 
@@ -57,7 +59,11 @@ pub struct Committer {
     bulk: BulkQueue,
     batch: Vec<Message>,
     parts: Vec<(u64, usize)>,
+    /// When the open batch's oldest file was read (the batch age counts from there).
     opened: Option<Instant>,
+    /// When the open batch took its first message (bounds how long a backlog may keep
+    /// an old batch open to fill it).
+    filling_since: Option<Instant>,
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
     unlinker: Unlinker,
@@ -73,7 +79,8 @@ impl Committer {
         hurry: Arc<AtomicBool>,
         db_max: Arc<AtomicI64>,
     ) -> Committer {
-        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone());
+        let records = SettledRecords::new(settler.dirs.settled.clone(), settler.dirs.inbox.clone());
+        let unlinker = Unlinker::start(settler.dirs.inbox.clone(), index.clone(), records);
         Committer {
             settler,
             index,
@@ -89,6 +96,7 @@ impl Committer {
             batch: Vec::new(),
             parts: Vec::new(),
             opened: None,
+            filling_since: None,
             pending: BTreeMap::new(),
             next_file_id: 0,
             unlinker,
@@ -100,6 +108,8 @@ impl Committer {
     }
 
     pub fn run(mut self) {
+        let telemetry = self.settler.telemetry.clone();
+        let _alive = telemetry.health.enter(Worker::Committer);
         if let Err(e) = self.settler.keys.reconcile(self.settler.store.as_mut()) {
             tracing::warn!("cannot reconcile the allocator at start ({e}); will try before the first commit");
         }
@@ -109,6 +119,8 @@ impl Committer {
         let mut last_maintenance = Instant::now();
         let mut last_dir_sync = Instant::now();
         loop {
+            // Idle, this loop turns at least every HOUSEKEEPING: an idle committer beats too.
+            telemetry.health.beat(Worker::Committer);
             let wait = self.next_wakeup().saturating_duration_since(Instant::now());
             select! {
                 recv(self.files) -> file => match file {
@@ -152,18 +164,41 @@ impl Committer {
         if let Some(opened) = self.opened {
             at = at.min(opened + self.config().batch_age);
         }
+        if let Some(since) = self.filling_since {
+            at = at.min(since + self.config().batch_age);
+        }
         if let Some(due) = self.schedule.next_due() {
             at = at.min(due);
         }
         at
     }
 
+    /// Files already read wait for the committer: the inbox has a backlog.
+    fn backlog(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// How many messages the open batch may take now: `batch_size` when the inbox is
+    /// quiet, up to `batch_max` while read files are waiting.
+    fn batch_cap(&self) -> usize {
+        let cfg = self.config();
+        if self.backlog() {
+            cfg.batch_max.max(cfg.batch_size)
+        } else {
+            cfg.batch_size
+        }
+    }
+
+    /// The batch age closes a batch only when no read file is waiting (a quiet inbox):
+    /// under a backlog the batch fills from files already read, up to `batch_max`, but
+    /// stays open no longer than `batch_age` after its first message was taken.
     fn batch_due(&self) -> bool {
+        let cfg = self.config();
+        let old = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() >= cfg.batch_age);
         !self.batch.is_empty()
-            && (self.batch.len() >= self.config().batch_size
-                || self
-                    .opened
-                    .is_some_and(|t| t.elapsed() >= self.config().batch_age))
+            && (self.batch.len() >= self.batch_cap()
+                || old(self.filling_since)
+                || (!self.backlog() && old(self.opened)))
     }
 
     /// Adds a parsed file to the open batch, committing each time the batch is full.
@@ -190,13 +225,14 @@ impl Committer {
             let room = if self.settler.drain.is_some() {
                 usize::MAX // draining: one settlement of everything handed over
             } else {
-                self.config().batch_size.saturating_sub(self.batch.len()).max(1)
+                self.batch_cap().saturating_sub(self.batch.len()).max(1)
             };
             let before = self.batch.len();
             self.batch.extend(messages.by_ref().take(room));
             self.parts.push((id, self.batch.len() - before));
             self.opened.get_or_insert(file.read_at);
-            if self.batch.len() >= self.config().batch_size && self.settler.drain.is_none() {
+            self.filling_since.get_or_insert_with(Instant::now);
+            if self.batch.len() >= self.batch_cap() && self.settler.drain.is_none() {
                 self.commit_open(BatchSource::Inbox);
             }
         }
@@ -210,6 +246,7 @@ impl Committer {
         let msgs = std::mem::take(&mut self.batch);
         let parts = std::mem::take(&mut self.parts);
         self.opened = None;
+        self.filling_since = None;
         let count = msgs.len() as u64;
         let mut settlement = self.settler.settle(msgs, source, None);
         self.unlinker.free(std::mem::take(&mut settlement.done));
@@ -289,8 +326,8 @@ impl Committer {
     fn retry_one(&mut self, name: &str) {
         let dirs = self.settler.dirs.clone();
         let path = dirs.retry.join(name);
-        let (mut header, msgs) = match retry_file::read(&path) {
-            Ok(x) => x,
+        let decoded = match retry_file::read(&path, &self.config().limits) {
+            Ok(decoded) => decoded,
             Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.settler.telemetry.remove_file(FileKind::Retry, name);
                 return;
@@ -314,6 +351,24 @@ impl Committer {
                 return;
             }
         };
+        let retry_file::Decoded {
+            mut header,
+            messages: msgs,
+            rejected,
+        } = decoded;
+        let t = &self.settler.telemetry;
+        match corrupt::set_aside(&dirs, t, name, &path, msgs.len(), &rejected) {
+            Ok(true) => {}
+            Ok(false) => {
+                t.remove_file(FileKind::Retry, name);
+                return;
+            }
+            Err(e) => {
+                tracing::error!("cannot write the bad lines of retry file {name} to corrupt/: {e}");
+                let due = Instant::now() + self.config().retry_backoff_min;
+                return self.schedule.schedule(name, due);
+            }
+        }
         let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
         let mut rest = settlement.leftover;
         rest.append(&mut self.settler.write_poison(settlement.poison));

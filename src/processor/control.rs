@@ -9,6 +9,7 @@ use crate::api::wire::{
     ActionResult, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, EventKind,
     FileDetail, FileKind, FileQuery, ProcessorState, SetEntry, Snapshot, MAX_BULK_FILES,
 };
+use crate::config::Limits;
 use crate::processor::dirs::StateDir;
 use crate::processor::fileops::ActionOrigin;
 use crate::processor::telemetry::Telemetry;
@@ -46,6 +47,8 @@ pub struct Handle {
     pub dirs: StateDir,
     commands: crossbeam_channel::Sender<Command>,
     paused: Arc<watch::Sender<bool>>,
+    /// The inbox's limits, which retry and stuck files are read with.
+    limits: Limits,
 }
 
 impl Handle {
@@ -60,7 +63,14 @@ impl Handle {
             dirs,
             commands,
             paused,
+            limits: Limits::default(),
         }
+    }
+
+    /// The limits retry and stuck files are read with (the processor's own).
+    pub fn with_limits(mut self, limits: Limits) -> Handle {
+        self.limits = limits;
+        self
     }
 
     pub fn snapshot(&self, retry: &FileQuery, stuck: &FileQuery) -> Snapshot {
@@ -76,7 +86,15 @@ impl Handle {
         offset: u64,
         limit: u64,
     ) -> Result<FileDetail, ControlError> {
-        crate::processor::fileops::file_detail(&self.dirs, &self.telemetry, kind, name, offset, limit)
+        crate::processor::fileops::file_detail(
+            &self.dirs,
+            &self.telemetry,
+            kind,
+            name,
+            offset,
+            limit,
+            &self.limits,
+        )
     }
 
     fn record(&self, action: &str, target: Option<&str>, origin: &str, outcome: &str) -> ActionResult {

@@ -18,6 +18,8 @@ pub struct StateDir {
     pub corrupt: PathBuf,
     /// Files an operator set aside (moved, never deleted), each with a `.reason`.
     pub discarded: PathBuf,
+    /// Records of inbox files made durable whose unlink failed (see `settled.rs`).
+    pub settled: PathBuf,
     pub control: PathBuf,
     pub db: PathBuf,
 }
@@ -31,6 +33,7 @@ impl StateDir {
             stuck: root.join("stuck"),
             corrupt: root.join("corrupt"),
             discarded: root.join("discarded"),
+            settled: crate::processor::settled::dir_of(root),
             control: root.join("control"),
             db: root.join("statmgr.db"),
         }
@@ -51,12 +54,20 @@ impl StateDir {
             &self.stuck,
             &self.corrupt,
             &self.discarded,
+            &self.settled,
         ] {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         // Anyone who can write here can plant retry files (committed without the inbox's
-        // validation) or links. The inbox is the producers' door and may be shared.
-        for dir in [&self.retry, &self.stuck, &self.corrupt, &self.discarded] {
+        // validation) or links, or records that make an inbox file be removed unread.
+        // The inbox is the producers' door and may be shared.
+        for dir in [
+            &self.retry,
+            &self.stuck,
+            &self.corrupt,
+            &self.discarded,
+            &self.settled,
+        ] {
             refuse_world_writable(dir, "directory")?;
         }
         fs::DirBuilder::new()
@@ -69,11 +80,17 @@ impl StateDir {
         Ok(())
     }
 
-    /// Removes our own temporary files left by a crash in `retry/`, `stuck/` and
-    /// `corrupt/` (never in `inbox/`, where they belong to producers). They were never
+    /// Removes our own temporary files left by a crash in `retry/`, `stuck/`, `corrupt/`
+    /// and `settled/` (never in `inbox/`, where they belong to producers). They were never
     /// renamed into place, so what they held is still where it came from.
     pub fn remove_stale_temporaries(&self) {
-        for dir in [&self.retry, &self.stuck, &self.corrupt, &self.discarded] {
+        for dir in [
+            &self.retry,
+            &self.stuck,
+            &self.corrupt,
+            &self.discarded,
+            &self.settled,
+        ] {
             let Ok(entries) = fs::read_dir(dir) else { continue };
             for e in entries.flatten() {
                 if e.file_name().to_string_lossy().starts_with(".tmp-") {

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::api::wire::{FileDetail, FileKind, MessagePage, MAX_PAGE};
+use crate::config::Limits;
 use crate::processor::dirs::{resolve_regular_file, unused_name, ResolveError, StateDir};
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError, RetryHeader};
 use crate::processor::telemetry::{rfc3339, summary, Telemetry};
@@ -173,6 +174,7 @@ pub fn file_detail(
     name: &str,
     offset: u64,
     limit: u64,
+    limits: &Limits,
 ) -> Result<FileDetail, ControlError> {
     let dir = match kind {
         FileKind::Retry => &dirs.retry,
@@ -184,12 +186,14 @@ pub fn file_detail(
             dir.display()
         )));
     };
-    let (header, messages) = retry_file::read(&path).map_err(|e| match e {
+    let decoded = retry_file::read(&path, limits).map_err(|e| match e {
         ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ControlError::NotFound(format!("{name:?} is gone (committed or moved)"))
         }
         e => ControlError::Failed(format!("{name:?}: {e}")),
     })?;
+    // Lines that are not messages are left out here; the retry worker sets them aside.
+    let (header, messages) = (decoded.header, decoded.messages);
     let mut entry = header.entry(name, kind == FileKind::Retry);
     if let Some(live) = telemetry.file(kind, name) {
         // The schedule in memory is fresher than the header (a requeue makes it due now).

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ProcessorConfig;
 use crate::message::{escape_text, parse_file, FileFormat};
 use crate::processor::corrupt;
+use crate::processor::health::Worker;
 use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::telemetry::Telemetry;
 use crate::processor::StateDir;
@@ -54,6 +55,7 @@ impl Queue {
 impl Intake {
     /// Runs until shutdown. Never returns an error: failures are logged and retried.
     pub fn run(self) {
+        let _alive = self.telemetry.health.enter(Worker::Intake);
         let (hint_tx, hints) = crossbeam_channel::unbounded();
         let watcher = notify::recommended_watcher(move |ev| {
             let _ = hint_tx.send(ev);
@@ -76,8 +78,10 @@ impl Intake {
         let mut next_rescan = Instant::now();
         let mut warned_dirs = HashSet::new();
         while !self.shutdown.is_cancelled() {
+            self.telemetry.health.beat(Worker::Intake);
             let now = Instant::now();
             if now >= next_rescan {
+                self.telemetry.health.first_scan_started();
                 self.rescan(&mut queue, &mut warned_dirs);
                 next_rescan = Instant::now() + self.config.rescan_interval;
             }
@@ -289,19 +293,18 @@ impl Intake {
             }
         };
         drop(bytes);
-        for bad in &parsed.rejected {
-            let written = corrupt::write_line(
+        if !parsed.rejected.is_empty() {
+            let written = corrupt::write_lines(
                 &self.dirs,
                 &self.telemetry,
                 name,
                 &path,
-                bad.line,
-                &bad.text,
-                &bad.reason,
+                &parsed.rejected,
+                parsed.messages.len(),
             );
             if let Err(e) = written {
-                // The bad line must be durable in corrupt/ before the file may leave the inbox.
-                tracing::error!(file = %escape_text(name), "cannot write line {} to corrupt/: {e}; will try again", bad.line);
+                // The bad lines must be durable in corrupt/ before the file may leave the inbox.
+                tracing::error!(file = %escape_text(name), "cannot write its {} bad lines to corrupt/: {e}; will try again", parsed.rejected.len());
                 self.index.release(name, Instant::now() + HOLD_AFTER_FAILURE);
                 return;
             }
@@ -317,7 +320,12 @@ impl Intake {
         loop {
             match self.to_committer.send_timeout(file, Duration::from_millis(100)) {
                 Ok(()) => return,
-                Err(SendTimeoutError::Timeout(back)) if !self.shutdown.is_cancelled() => file = back,
+                Err(SendTimeoutError::Timeout(back)) if !self.shutdown.is_cancelled() => {
+                    // Waiting on a busy committer is not a wedged intake (the committer's
+                    // own heartbeat says whether it is wedged).
+                    self.telemetry.health.beat(Worker::Intake);
+                    file = back;
+                }
                 Err(SendTimeoutError::Timeout(_)) | Err(SendTimeoutError::Disconnected(_)) => {
                     // Shutting down: the file stays in the inbox for the next start.
                     self.index.settled(count);

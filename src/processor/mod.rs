@@ -8,6 +8,7 @@ pub mod dirs;
 pub mod failpoints;
 pub mod file_index;
 pub mod fileops;
+pub mod health;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod requeue;
 pub mod retry;
 pub mod retry_file;
 pub mod settle;
+pub mod settled;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
@@ -76,7 +78,8 @@ pub fn start(
     let hurry = Arc::new(AtomicBool::new(false));
     let db_max = Arc::new(AtomicI64::new(-1));
     let index = inbox::InboxIndex::default();
-    let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone());
+    let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone())
+        .with_limits(config.limits.clone());
 
     let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), store);
     let committer = committer::Committer::new(
@@ -106,9 +109,10 @@ pub fn start(
     };
     threads.push(spawn("committer", Box::new(move || committer.run()))?);
     threads.push(spawn("intake", Box::new(move || intake.run()))?);
+    let t = telemetry.clone();
     threads.push(spawn(
         "db-reader",
-        Box::new(move || poll_db_max(db_reader, &db_max, &stop_rx)),
+        Box::new(move || poll_db_max(db_reader, &db_max, &t.health, &stop_rx)),
     )?);
 
     telemetry.set_state(ProcessorState::Running);
@@ -136,6 +140,11 @@ fn open_store(
         None => {
             let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
             store.set_max_pages(config.max_db_pages);
+            store.tune(sqlite::Tuning {
+                cache_kib: config.sqlite_cache_kib,
+                wal_autocheckpoint: config.wal_autocheckpoint,
+                checkpoint_pages: config.checkpoint_pages,
+            });
             let reader = DbMaxReader::Sqlite {
                 path: dirs.db.clone(),
                 busy: config.busy_timeout,
@@ -162,29 +171,52 @@ enum DbMaxReader {
 }
 
 impl DbMaxReader {
-    /// `None` when the database cannot be read now (tried again next time).
-    fn max_record_id(&mut self) -> Option<i64> {
+    /// The largest record id, or why the database cannot be read now (tried again next time).
+    fn max_record_id(&mut self) -> Result<i64, String> {
         match self {
             DbMaxReader::Sqlite { path, busy, open } => {
                 if open.is_none() {
-                    *open = sqlite::SqliteReader::open(path, *busy).ok();
+                    *open = Some(sqlite::SqliteReader::open(path, *busy).map_err(|e| e.to_string())?);
                 }
-                let value = open.as_ref()?.max_record_id().ok();
-                if value.is_none() {
+                let reader = open.as_ref().expect("opened above");
+                let value = reader.max_record_id().map_err(|e| e.to_string());
+                if value.is_err() {
                     *open = None;
                 }
                 value
             }
-            DbMaxReader::Postgres(reader) => reader.max_record_id().ok(),
+            DbMaxReader::Postgres(reader) => reader.max_record_id().map_err(|e| e.to_string()),
+        }
+    }
+
+    /// After a failed commit: can a writer work again? (SQLite: take the write lock on a
+    /// fresh connection; PostgreSQL: the read that just succeeded went through the pool.)
+    fn writable(&self) -> bool {
+        match self {
+            DbMaxReader::Sqlite { path, busy, .. } => sqlite::probe_writable(path, *busy).is_ok(),
+            DbMaxReader::Postgres(_) => true,
         }
     }
 }
 
-/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection.
-fn poll_db_max(mut reader: DbMaxReader, db_max: &AtomicI64, stop: &crossbeam_channel::Receiver<()>) {
+/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection, and
+/// tells the health model whether the database can be read (and, after a failed commit,
+/// written) now.
+fn poll_db_max(
+    mut reader: DbMaxReader,
+    db_max: &AtomicI64,
+    health: &health::Health,
+    stop: &crossbeam_channel::Receiver<()>,
+) {
     loop {
-        if let Some(value) = reader.max_record_id() {
-            db_max.store(value, Ordering::Relaxed);
+        match reader.max_record_id() {
+            Ok(value) => {
+                db_max.store(value, Ordering::Relaxed);
+                if health.database_problem().is_some() && reader.writable() {
+                    health.database_ok();
+                }
+            }
+            Err(e) => health.database_failed(&e),
         }
         if !matches!(
             stop.recv_timeout(DB_POLL),

@@ -177,12 +177,12 @@ impl PgStore {
     /// starting at once) and creates the key sequence if missing. Must not be called from
     /// inside a tokio runtime: `open_blocking` is for callers that are.
     pub fn open(url: &str, options: &PgOptions) -> Result<PgStore, Error> {
-        let config = connect::parse_url(url, options.timeout)?;
-        let name = connect::describe(&config);
+        let target = connect::parse_url(url, options.timeout)?;
+        let name = connect::describe(&target.config);
         let runtime = connect::runtime()?;
         let pool = {
             let _entered = runtime.enter();
-            connect::pool(config, options.timeout)?
+            connect::pool(target, options.timeout)?
         };
         let backend = Arc::new(Backend {
             runtime: Some(runtime),

@@ -1,15 +1,17 @@
 //! The retry-file format: a header line, then one message per line (JSON Lines). The same
-//! format is used in `retry/` and `stuck/`; files are written durably and atomically.
+//! format is used in `retry/` and `stuck/`; files are written durably and atomically, and
+//! read back with the inbox's limits (size, message count, every field's checks).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::wire::Attempt;
-use crate::message::Message;
+use crate::config::Limits;
+use crate::message::{Message, RejectedLine};
 use crate::processor::dirs::{sync_dir, write_durably};
 use crate::processor::telemetry::FileEntry;
 
@@ -105,6 +107,40 @@ pub fn encode(header: &RetryHeader, messages: &[Message]) -> Vec<u8> {
     out
 }
 
+/// Splits `messages` into runs that each make a retry file within the inbox's limits (at
+/// most `max_messages_per_file` messages and `max_file_bytes` of message lines), so that
+/// every file the committer writes reads back. A message larger than that on its own
+/// (possible only if the limits were lowered since it was read) gets a file of its own.
+pub fn chunks<'a>(messages: &'a [Message], limits: &Limits) -> Vec<&'a [Message]> {
+    struct Count(u64);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let max_count = limits.max_messages_per_file.max(1);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, m) in messages.iter().enumerate() {
+        let mut size = Count(1);
+        serde_json::to_writer(&mut size, m).expect("a message serializes");
+        let full = i - start >= max_count || bytes + size.0 > limits.max_file_bytes;
+        if full && i > start {
+            out.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size.0;
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
+}
+
 /// Writes `dir/name` durably (temporary file, fsync, rename, fsync of the directory).
 pub fn write(dir: &Path, name: &str, header: &RetryHeader, messages: &[Message]) -> std::io::Result<()> {
     write_durably(dir, name, &encode(header, messages)).map(|_| ())
@@ -125,6 +161,42 @@ pub fn move_to(
     crate::failpoint!("move.before_rename", io, to);
     std::fs::rename(from.join(name), to.join(target))?;
     crate::failpoint!("move.before_dir_sync", io, to);
+    sync_dir(to)?;
+    sync_dir(from)
+}
+
+/// Moves `from/name` to `to/target` with a new header, its message lines copied as they
+/// are (not decoded, never all in memory: the retry worker decodes them, with the inbox's
+/// limits, when it tries the file). Rewritten in place first, then one rename, like
+/// [`move_to`].
+pub fn move_with_header(
+    from: &Path,
+    name: &str,
+    to: &Path,
+    target: &str,
+    header: &RetryHeader,
+) -> std::io::Result<()> {
+    let path = from.join(name);
+    let mut old = BufReader::new(File::open(&path)?);
+    let mut skipped = Vec::new();
+    (&mut old)
+        .take(MAX_HEADER_BYTES)
+        .read_until(b'\n', &mut skipped)?;
+    let tmp = from.join(format!(".tmp-{}-{name}", std::process::id()));
+    let written = (|| {
+        let mut out = std::fs::File::create(&tmp)?;
+        let mut line = serde_json::to_vec(header).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
+        std::io::copy(&mut old, &mut out)?;
+        out.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::rename(&path, to.join(target))?;
     sync_dir(to)?;
     sync_dir(from)
 }
@@ -153,14 +225,51 @@ fn parse_header(line: &[u8]) -> Result<RetryHeader, ReadError> {
     Ok(header)
 }
 
-/// Reads and checks the whole file: every message line must parse and their count must
-/// match the header, so a torn or edited file is detected, never half-replayed.
-pub fn read(path: &Path) -> Result<(RetryHeader, Vec<Message>), ReadError> {
-    let bytes = std::fs::read(path)?;
-    decode(&bytes)
+/// A retry or stuck file, decoded with the inbox's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub header: RetryHeader,
+    pub messages: Vec<Message>,
+    /// Lines that are not a valid message (a hand edit, junk appended): they go to
+    /// `corrupt/` as one entry, and the messages beside them go on.
+    pub rejected: Vec<RejectedLine>,
 }
 
-pub fn decode(bytes: &[u8]) -> Result<(RetryHeader, Vec<Message>), ReadError> {
+/// The largest retry file read: a body as large as the largest inbox file, and a header.
+/// The committer never writes a larger one (`Settler::write_retry` splits).
+pub fn max_file_bytes(limits: &Limits) -> u64 {
+    limits.max_file_bytes.saturating_add(MAX_HEADER_BYTES)
+}
+
+/// Reads and checks the whole file, never more than [`max_file_bytes`] into memory.
+pub fn read(path: &Path, limits: &Limits) -> Result<Decoded, ReadError> {
+    let limit = max_file_bytes(limits);
+    let too_large = |size: u64| {
+        ReadError::Corrupt(format!(
+            "the file is {size} bytes, over the limit of {limit} bytes for a retry file \
+             (--max-file-bytes {}, plus {MAX_HEADER_BYTES} for its header)",
+            limits.max_file_bytes
+        ))
+    };
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    decode(&bytes, limits)
+}
+
+/// Decodes a file. Refused whole (never half replayed): a torn or foreign header, a torn
+/// last line, more lines than `max_messages_per_file`, or message lines whose count fits
+/// the header neither with nor without the bad lines (a line lost or doubled). Each
+/// message line is decoded and validated as an inbox line is; a line that fails is kept,
+/// with its reason, in `rejected`.
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, ReadError> {
     let header_end = bytes
         .iter()
         .position(|&b| b == b'\n')
@@ -173,92 +282,52 @@ pub fn decode(bytes: &[u8]) -> Result<(RetryHeader, Vec<Message>), ReadError> {
             "the last message line is incomplete (the file is torn)".into(),
         ));
     }
-    let mut messages = Vec::with_capacity(header.messages.min(1_000_000) as usize);
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() {
+    let max = limits.max_messages_per_file;
+    let mut messages = Vec::with_capacity(header.messages.min(max as u64) as usize);
+    let mut rejected = Vec::new();
+    let mut count = 0usize;
+    for (i, text) in body.split(|&b| b == b'\n').enumerate() {
+        if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let m: Message = serde_json::from_slice(line).map_err(|e| {
-            ReadError::Corrupt(format!(
-                "line {}, column {}: not a message: {e}",
-                i + 2,
-                e.column()
-            ))
-        })?;
-        messages.push(m);
+        let line = i + 2;
+        count += 1;
+        if count > max {
+            return Err(ReadError::Corrupt(format!(
+                "more than {max} message lines, the limit per file (--max-messages-per-file): line {line} is message line {count}"
+            )));
+        }
+        match crate::message::parse_line(text, line, limits) {
+            Ok(m) => messages.push(m),
+            Err(reason) => rejected.push(RejectedLine {
+                line,
+                text: text.to_vec(),
+                reason,
+            }),
+        }
     }
-    if messages.len() as u64 != header.messages {
+    let (good, bad) = (messages.len() as u64, rejected.len() as u64);
+    // Bad lines are either damaged messages (good + bad = header) or added to a whole
+    // file (good = header); any other count means a line was lost or doubled.
+    if good != header.messages && good + bad != header.messages {
+        let holds = match (bad, rejected.first()) {
+            (0, _) | (_, None) => format!("{good}"),
+            (_, Some(first)) => format!(
+                "{good} and {bad} lines that are not messages (the first: {})",
+                first.reason
+            ),
+        };
         return Err(ReadError::Corrupt(format!(
-            "header says {} messages, the file holds {}",
-            header.messages,
-            messages.len()
+            "header says {} messages, the file holds {holds}",
+            header.messages
         )));
     }
-    Ok((header, messages))
+    Ok(Decoded {
+        header,
+        messages,
+        rejected,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::Severity;
-
-    fn msg(i: i64) -> Message {
-        Message {
-            uid: format!("u{i}"),
-            message_id: i,
-            severity: Severity::Warning,
-            component: "c".into(),
-            machine: "m\u{1b}[2J".into(),
-            site: "s".into(),
-            time: "2026-11-23T10:00:00Z".into(),
-            module: None,
-            report_type: None,
-            process_id: Some(4),
-            thread_id: None,
-            win32_error: None,
-            insertion_strings: vec!["a".into()],
-            attributes: [(7, "x".to_string())].into_iter().collect(),
-        }
-    }
-
-    #[test]
-    fn round_trips_and_detects_every_truncation() {
-        let mut h = RetryHeader::new(3, "database is locked", SystemTime::now());
-        h.failed("database is locked", SystemTime::now());
-        let msgs = vec![msg(1), msg(2), msg(3)];
-        let bytes = encode(&h, &msgs);
-        let (h2, m2) = decode(&bytes).unwrap();
-        assert_eq!(h2, h);
-        assert_eq!(m2, msgs);
-        for cut in 0..bytes.len() {
-            assert!(
-                decode(&bytes[..cut]).is_err(),
-                "a file torn at byte {cut} must be refused"
-            );
-        }
-    }
-
-    #[test]
-    fn an_edited_file_is_refused_with_a_reason() {
-        let h = RetryHeader::new(2, "x", SystemTime::now());
-        let mut bytes = encode(&h, &[msg(1), msg(2)]);
-        let text = String::from_utf8(bytes.clone())
-            .unwrap()
-            .replace("\"message_id\":2", "\"message_id\":\"two\"");
-        let err = decode(text.as_bytes()).unwrap_err().to_string();
-        assert!(err.contains("line 3"), "{err}");
-        bytes.extend_from_slice(&bytes.clone()[bytes.len() - 10..]);
-        assert!(decode(&bytes).is_err());
-    }
-
-    #[test]
-    fn history_is_bounded() {
-        let mut h = RetryHeader::new(1, "x", SystemTime::now());
-        for i in 0..50 {
-            h.failed(&format!("e{i}"), SystemTime::now());
-        }
-        assert_eq!(h.attempts, 50);
-        assert_eq!(h.history.len(), HISTORY);
-        assert_eq!(h.history.last().unwrap().error, "e49");
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::api::wire::{BatchInfo, EventKind, FileKind};
 use crate::config::ProcessorConfig;
 use crate::message::Message;
+use crate::processor::health::Worker;
 use crate::processor::keys::KeyAllocator;
 use crate::processor::retry::{backoff, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, RetryHeader};
@@ -89,8 +90,29 @@ impl Settler {
         result
     }
 
-    /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
+    /// What the commit says of the database's reachability (`/readyz`).
+    fn note_database<T>(&self, outcome: &Result<T, StoreError>) {
+        match outcome {
+            Ok(_) => self.telemetry.health.database_ok(),
+            Err(StoreError::Transient(e)) => self.telemetry.health.database_failed(e),
+            Err(_) => {} // a message's own fault (or a key conflict): the database works
+        }
+    }
+
+    /// `commit_keyed`, and what its outcome says of the database (`/readyz`).
     fn commit_once(
+        &mut self,
+        msgs: &[Message],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let outcome = self.commit_keyed(msgs, source, source_file);
+        self.note_database(&outcome);
+        outcome
+    }
+
+    /// One transaction: keys, rows, `batches` row. A key conflict resyncs and retries.
+    fn commit_keyed(
         &mut self,
         msgs: &[Message],
         source: BatchSource,
@@ -105,6 +127,7 @@ impl Settler {
                 .zip(msgs)
                 .map(|(&record_id, message)| KeyedMessage { record_id, message })
                 .collect();
+            crate::failpoint!("committer.wedge");
             match self.store.commit_batch(&rows, source, source_file) {
                 Ok(c) => {
                     self.telemetry.batch_committed(BatchInfo {
@@ -159,13 +182,14 @@ impl Settler {
                 Err(StoreError::Transient(e)) if self.drain.is_some() && !self.out_of_time() => {
                     tracing::warn!("commit failed during shutdown ({e}); trying again");
                     std::thread::sleep(Duration::from_millis(250));
+                    self.telemetry.health.beat(Worker::Committer);
                 }
                 other => return other,
             }
         }
     }
 
-    /// Commits `msgs` in chunks of the batch size; a chunk that fails permanently is
+    /// Commits `msgs` in chunks of at most `batch_max`; a chunk that fails permanently is
     /// bisected; after the first transient failure everything left is a leftover.
     pub fn settle(
         &mut self,
@@ -176,13 +200,16 @@ impl Settler {
         let mut out = Settlement::default();
         let mut work: VecDeque<Vec<Message>> = VecDeque::new();
         let mut rest = msgs;
-        while rest.len() > self.config.batch_size {
-            let tail = rest.split_off(self.config.batch_size);
+        let chunk = self.config.batch_max.max(self.config.batch_size);
+        while rest.len() > chunk {
+            let tail = rest.split_off(chunk);
             work.push_back(rest);
             rest = tail;
         }
         work.push_back(rest);
         while let Some(mut chunk) = work.pop_front() {
+            // Each chunk is progress: a long bisect is not a wedged committer.
+            self.telemetry.health.beat(Worker::Committer);
             if chunk.is_empty() {
                 continue;
             }
@@ -256,39 +283,50 @@ impl Settler {
         failed
     }
 
-    /// Writes a new retry file for messages that failed `attempts` times with `error`.
-    /// Returns false (and logs) if it could not be made durable.
+    /// Writes new retry files for messages that failed with `error`: as many as the
+    /// inbox's limits need (a retry file is read back with them). Returns false (and logs)
+    /// if they could not all be made durable; then none stays.
     pub fn write_retry(&mut self, msgs: &[Message], error: &str, schedule: &mut RetrySchedule) -> bool {
-        let name = self.new_file_name("");
         let now = SystemTime::now();
-        let mut header = RetryHeader::new(msgs.len() as u64, error, now);
-        header.failed(error, now);
-        let wait = backoff(
-            header.attempts,
-            self.config.retry_backoff_min,
-            self.config.retry_backoff_max,
-        );
-        header.next_attempt_ms = ms_since_epoch(now + wait);
-        match retry_file::write(&self.dirs.retry, &name, &header, msgs) {
-            Ok(()) => {
-                schedule.schedule(&name, Instant::now() + wait);
-                self.telemetry
-                    .upsert_file(FileKind::Retry, header.entry(&name, true));
-                self.telemetry.update_counters(|c| c.retried += msgs.len() as u64);
-                self.telemetry.emit(EventKind::BatchRetried {
-                    file: name,
-                    messages: msgs.len() as u64,
-                    attempts: header.attempts,
-                    error: error.to_string(),
-                    next_attempt_in_s: wait.as_secs_f64(),
-                });
-                true
-            }
-            Err(e) => {
+        let mut written: Vec<(String, RetryHeader, Duration, u64)> = Vec::new();
+        for chunk in retry_file::chunks(msgs, &self.config.limits) {
+            let name = self.new_file_name("");
+            let mut header = RetryHeader::new(chunk.len() as u64, error, now);
+            header.failed(error, now);
+            let wait = backoff(
+                header.attempts,
+                self.config.retry_backoff_min,
+                self.config.retry_backoff_max,
+            );
+            header.next_attempt_ms = ms_since_epoch(now + wait);
+            if let Err(e) = retry_file::write(&self.dirs.retry, &name, &header, chunk) {
                 tracing::error!("cannot write a retry file for {} messages: {e}", msgs.len());
-                false
+                // The messages stay where they were: a file already written would be a
+                // second copy of some of them.
+                for (name, ..) in &written {
+                    if let Err(e) = std::fs::remove_file(self.dirs.retry.join(name)) {
+                        tracing::error!("cannot take back retry file {name}: {e}");
+                    }
+                }
+                let _ = crate::processor::dirs::sync_dir(&self.dirs.retry);
+                return false;
             }
+            written.push((name, header, wait, chunk.len() as u64));
         }
+        for (name, header, wait, count) in written {
+            schedule.schedule(&name, Instant::now() + wait);
+            self.telemetry
+                .upsert_file(FileKind::Retry, header.entry(&name, true));
+            self.telemetry.update_counters(|c| c.retried += count);
+            self.telemetry.emit(EventKind::BatchRetried {
+                file: name,
+                messages: count,
+                attempts: header.attempts,
+                error: error.to_string(),
+                next_attempt_in_s: wait.as_secs_f64(),
+            });
+        }
+        true
     }
 }
 

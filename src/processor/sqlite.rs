@@ -1,6 +1,7 @@
 //! The SQLite implementation of `Store`: one write connection that reopens itself when it
 //! can no longer recover, plus a separate read connection for telemetry.
 
+mod checkpointer;
 mod classify;
 mod read;
 mod schema;
@@ -15,11 +16,12 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
-pub use read::SqliteReader;
+pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
 
 use crate::error::Error;
 use crate::processor::store::{BatchSource, Committed, KeyBlock, KeyedMessage, Store, StoreError};
+use checkpointer::Checkpointer;
 use classify::{classify_with, format_duration, with_context};
 use schema::{Create, WAL_SIZE_LIMIT};
 use write::Fail;
@@ -33,6 +35,10 @@ pub struct SqliteStore {
     busy_timeout: Duration,
     /// `maintain` truncates the WAL when it is larger than this.
     wal_limit: u64,
+    /// The thread that checkpoints the WAL off the commit path (with `checkpoint_pages`).
+    /// Declared before `conn` so it stops first, and the committer's connection, closing
+    /// last, checkpoints and removes the WAL as usual.
+    checkpointer: Option<Checkpointer>,
     conn: Option<Connection>,
     /// The file the connection has open. In WAL mode SQLite does not notice the file being
     /// renamed, deleted or replaced (no `SQLITE_READONLY_DBMOVED`): it would keep writing
@@ -40,6 +46,20 @@ pub struct SqliteStore {
     identity: Option<FileIdentity>,
     /// `max_page_count` of every connection (a database that may not grow: "full").
     max_pages: Option<u64>,
+    /// Page cache and autocheckpoint of every connection (SQLite's defaults until `tune`).
+    tuning: Option<Tuning>,
+}
+
+/// Settings of the committing connection that trade memory or WAL size for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// `cache_size`, in KiB.
+    pub cache_kib: u64,
+    /// `wal_autocheckpoint`, in pages (0: none on the commit path).
+    pub wal_autocheckpoint: u64,
+    /// A thread with its own connection checkpoints once the WAL holds this many pages
+    /// (0: no thread).
+    pub checkpoint_pages: u64,
 }
 
 impl SqliteStore {
@@ -57,10 +77,36 @@ impl SqliteStore {
             path: path.to_path_buf(),
             busy_timeout,
             wal_limit: WAL_SIZE_LIMIT,
+            checkpointer: None,
             conn: Some(conn),
             identity: Some(identity),
             max_pages: None,
+            tuning: None,
         })
+    }
+
+    /// Applies `tuning` now and on every reopen; starts the checkpoint thread.
+    pub fn tune(&mut self, tuning: Tuning) {
+        self.tuning = Some(tuning);
+        // `maintain` truncates the WAL only when it is well past what checkpoints let it
+        // grow to (a truncation runs on the commit path).
+        let pages = tuning.wal_autocheckpoint.max(tuning.checkpoint_pages);
+        self.wal_limit = WAL_SIZE_LIMIT.max(pages.saturating_mul(2 * 4096));
+        if let Some(conn) = &self.conn {
+            apply_tuning(conn, tuning);
+        }
+        self.checkpointer = None;
+        if tuning.checkpoint_pages > 0 {
+            match Checkpointer::start(self.path.clone(), self.busy_timeout, tuning.checkpoint_pages) {
+                Ok(c) => {
+                    c.publish(self.conn.as_ref().and(self.identity.clone()));
+                    self.checkpointer = Some(c);
+                }
+                Err(err) => tracing::warn!(
+                    "cannot start the checkpoint thread ({err}); checkpoints stay on the commit path"
+                ),
+            }
+        }
     }
 
     /// Limits the database to `pages` pages, now and on every reopen (SQLite keeps this
@@ -133,6 +179,9 @@ impl SqliteStore {
     /// `path`-wal, where a connection to the new file would replay the old file's pages
     /// into it. So the WAL is emptied into the old file first.
     fn close_replaced(&mut self) {
+        if let Some(c) = &self.checkpointer {
+            c.publish(None);
+        }
         if let Some(conn) = &self.conn {
             match checkpoint(conn, "TRUNCATE") {
                 Ok(true) => {}
@@ -146,6 +195,9 @@ impl SqliteStore {
     }
 
     fn close(&mut self, why: &str) {
+        if let Some(c) = &self.checkpointer {
+            c.publish(None);
+        }
         if self.conn.take().is_some() {
             tracing::warn!(path = %self.path.display(), "closed the database connection {why}");
         }
@@ -167,7 +219,13 @@ impl SqliteStore {
         }
         schema::migrate(&mut conn, self.busy_timeout).map_err(|err| with_context("reopen", err))?;
         apply_max_pages(&conn, self.max_pages);
+        if let Some(tuning) = self.tuning {
+            apply_tuning(&conn, tuning);
+        }
         self.identity = Some(identity);
+        if let Some(c) = &self.checkpointer {
+            c.publish(self.identity.clone());
+        }
         tracing::info!(path = %self.path.display(), "database connection reopened");
         Ok(conn)
     }
@@ -322,9 +380,13 @@ impl Store for SqliteStore {
         let started = Instant::now();
         let plural = if rows.len() == 1 { "" } else { "s" };
         let what = format!("commit a batch of {} message{plural}", rows.len());
-        self.run(&what, Access::Write, |conn| {
+        let committed = self.run(&what, Access::Write, |conn| {
             write::commit_batch(conn, rows, source, source_file, started)
-        })
+        });
+        if let Some(c) = &self.checkpointer {
+            c.nudge();
+        }
+        committed
     }
 
     fn maintain(&mut self) -> Result<(), StoreError> {
@@ -342,6 +404,17 @@ fn apply_max_pages(conn: &Connection, pages: Option<u64>) {
         if let Err(err) = conn.pragma_update(None, "max_page_count", pages as i64) {
             tracing::warn!("cannot limit the database to {pages} pages: {err}");
         }
+    }
+}
+
+fn apply_tuning(conn: &Connection, tuning: Tuning) {
+    let cache = -(tuning.cache_kib.min(i64::MAX as u64) as i64);
+    if let Err(err) = conn.pragma_update(None, "cache_size", cache) {
+        tracing::warn!("cannot set the page cache to {} KiB: {err}", tuning.cache_kib);
+    }
+    let pages = tuning.wal_autocheckpoint.min(i64::MAX as u64) as i64;
+    if let Err(err) = conn.pragma_update(None, "wal_autocheckpoint", pages) {
+        tracing::warn!("cannot set wal_autocheckpoint to {pages} pages: {err}");
     }
 }
 

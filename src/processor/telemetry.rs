@@ -73,6 +73,8 @@ pub struct Telemetry {
     started_wall: SystemTime,
     root: String,
     config: ConfigInfo,
+    /// Thread heartbeats and database reachability (`/healthz`, `/readyz`, the watchdog).
+    pub health: crate::processor::health::Health,
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
@@ -105,6 +107,7 @@ impl Telemetry {
             started_wall: SystemTime::now(),
             root,
             config,
+            health: Default::default(),
         }
     }
 

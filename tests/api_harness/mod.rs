@@ -59,6 +59,7 @@ impl Harness {
             listen: "127.0.0.1:0".parse().unwrap(),
             listen_public: false,
             read_only,
+            liveness_limit: statmgr::api::server::DEFAULT_LIVENESS_LIMIT,
         };
         let server = server::start(handle.clone(), opts, shutdown.clone())
             .await

@@ -5,11 +5,14 @@
 
 mod proc;
 mod sql;
+mod tls;
 
 #[allow(unused_imports)]
 pub use proc::PgProc;
 #[allow(unused_imports)]
 pub use sql::{check_database, Sql};
+#[allow(unused_imports)]
+pub use tls::{make_certificates, TlsFiles};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -70,17 +70,29 @@ impl Proc {
             fs::read_to_string(&lock)
                 .map(|s| s.trim() == pid)
                 .unwrap_or(false)
-                && root.join("statmgr.db").exists()
+                && schema_exists(root)
         });
         // The lock is taken before the database opens; give the threads a moment.
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    /// The API's base URL from `control/endpoint` (waits for it).
+    /// The API's base URL from `control/endpoint`: waits for the file, and for its address
+    /// to accept a connection (a processor killed before this one left its endpoint behind).
     pub fn endpoint(&self) -> String {
         let path = self.root.join("control/endpoint");
-        wait_for(Duration::from_secs(10), "control/endpoint", || path.exists());
-        fs::read_to_string(path).unwrap().trim().to_string()
+        let mut url = String::new();
+        wait_for(
+            Duration::from_secs(10),
+            "control/endpoint of a listening API",
+            || {
+                let Ok(text) = fs::read_to_string(&path) else {
+                    return false;
+                };
+                url = text.trim().to_string();
+                std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok()
+            },
+        );
+        url
     }
 
     pub fn token(&self) -> String {
@@ -126,6 +138,19 @@ impl Proc {
     }
 
     fn sigterm_and_wait(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        // A SIGTERM that arrives before the processor installed its handler kills it at once
+        // instead of draining (a test that stopped a processor right after its start failed
+        // so on a busy machine): wait for the handler first.
+        let pid = self.child.id();
+        let t0 = Instant::now();
+        while self.child.try_wait().unwrap().is_none() && !catches_sigterm(pid) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the processor never installed its SIGTERM handler; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let t0 = Instant::now();
         self.signal(libc::SIGTERM);
         loop {
@@ -167,6 +192,39 @@ impl Drop for Proc {
             let _ = fs::remove_file(&self.log);
         }
     }
+}
+
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` of `/proc/PID/status`).
+fn catches_sigterm(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+/// Whether the processor has created its tables (the database file alone appears before
+/// them: a test that adds a trigger right after the start found "no such table" on a busy
+/// machine).
+fn schema_exists(root: &Path) -> bool {
+    let path = root.join("statmgr.db");
+    if !path.exists() {
+        return false;
+    }
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(&path, flags)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'status_messages'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .is_ok_and(|n| n == 1)
 }
 
 /// Polls `cond` every 20 ms; panics with `what` after `limit`.
@@ -217,6 +275,14 @@ pub fn drop_messages(root: &Path, range: std::ops::Range<u64>, per_file: u64) {
         drop_file(root, &format!("m-{start:08}.jsonl"), body.as_bytes());
         start = end;
     }
+}
+
+/// The processor's schema is committed (the file exists a moment before it is).
+fn schema_created(root: &Path) -> bool {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    Connection::open_with_flags(root.join("statmgr.db"), flags)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
+        .is_ok_and(|v| v > 0)
 }
 
 pub fn db(root: &Path) -> Connection {
@@ -425,4 +491,20 @@ pub fn check_accounted(root: &Path, sent: &[String], context: &str) {
         "{context}: every message exactly once in the database or stuck/"
     );
     check_database(root);
+}
+
+/// `GET path` on `endpoint` (`http://127.0.0.1:PORT`) over a plain socket, with the Host
+/// header the server expects: the status code and the body, or `None` if nothing answered.
+pub fn http_get(endpoint: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let addr = endpoint.trim().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
 }

@@ -167,6 +167,13 @@ impl Collector for TelemetryCollector {
             "Seconds since the processor started",
             s.uptime_s,
         )?;
+        let database_up = self.telemetry.health.database_problem().is_none();
+        gauge(
+            e,
+            "statmgr_database_up",
+            "1 if the last database operation succeeded (what /readyz reports), 0 if it failed",
+            f64::from(u8::from(database_up)),
+        )?;
         let mut family = enc.encode_descriptor(
             "statmgr_processor_state",
             "1 for the current state",

@@ -36,6 +36,8 @@ pub struct Shared {
     pub hosts: HostPolicy,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
+    /// `/healthz`: a thread silent for longer than this is wedged.
+    pub liveness_limit: std::time::Duration,
 }
 
 type AppState = Arc<Shared>;
@@ -58,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/bulk/preview", post(super::bulk::preview))
         .route("/api/v1/bulk/action", post(super::bulk::action))
         .route("/metrics", get(prometheus))
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(state.clone(), host_guard))

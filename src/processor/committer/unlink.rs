@@ -3,7 +3,8 @@
 //! file's blocks before unlink returns: 0.06 to 1.5 ms per small file on the benchmark
 //! machine), and the committer should be committing the next batch meanwhile. Several
 //! workers let those waits overlap. A file stays in flight in the index until it is gone,
-//! so intake never reads it a second time.
+//! so intake never reads it a second time; one whose unlink fails is recorded in
+//! `settled/`, so that after a restart it is not read a second time either.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use crossbeam_channel::Sender;
 
 use crate::message::{escape_text, Message};
 use crate::processor::inbox::InboxIndex;
+use crate::processor::settled::SettledRecords;
 
 /// Unlink threads. The waits overlap outside the directory's lock (the inode is freed
 /// after it is released): on the benchmark machine 1, 2, 4 and 8 threads unlinked about
@@ -27,10 +29,11 @@ const FREE_QUEUE: usize = 4;
 pub struct Unlinker {
     inbox: PathBuf,
     index: InboxIndex,
-    to_workers: Option<Sender<Vec<String>>>,
+    to_workers: Option<Sender<Work>>,
     workers: Vec<JoinHandle<()>>,
     /// Files whose unlink failed: still in flight (never read again), tried again later.
-    failed: Arc<Mutex<Vec<String>>>,
+    failed: Arc<Mutex<Vec<Failed>>>,
+    records: SettledRecords,
     last_retry: std::time::Instant,
     /// Freeing committed messages is a tenth of the committer's time on a backlog of
     /// JSON Lines files; a thread of its own does it instead.
@@ -40,18 +43,47 @@ pub struct Unlinker {
 /// How often failed unlinks are tried again.
 const RETRY_UNLINK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// An inbox file whose unlink failed, and whether its record in `settled/` is durable.
+#[derive(Debug, Clone)]
+struct Failed {
+    name: String,
+    recorded: bool,
+}
+
+/// One batch of work for an unlink worker: first attempts, or failed ones again.
+enum Work {
+    First(Vec<String>),
+    Again(Vec<Failed>),
+}
+
 impl Unlinker {
-    pub fn start(inbox: PathBuf, index: InboxIndex) -> Unlinker {
-        let (tx, rx) = crossbeam_channel::unbounded::<Vec<String>>();
-        let failed = Arc::new(Mutex::new(Vec::new()));
+    /// Starts the workers, after settling the records left in `settled/` by an earlier run
+    /// (so it must run before intake reads the inbox).
+    pub fn start(inbox: PathBuf, index: InboxIndex, records: SettledRecords) -> Unlinker {
+        let (tx, rx) = crossbeam_channel::unbounded::<Work>();
+        let still_there: Vec<Failed> = records
+            .settle_at_start()
+            .into_iter()
+            .map(|name| {
+                index.mark_in_flight(&name, 0);
+                Failed { name, recorded: true }
+            })
+            .collect();
+        let failed = Arc::new(Mutex::new(still_there));
         let mut workers = Vec::new();
         for i in 0..WORKERS {
-            let (rx, inbox, index, failed) = (rx.clone(), inbox.clone(), index.clone(), failed.clone());
+            let (rx, inbox, index, failed, records) = (
+                rx.clone(),
+                inbox.clone(),
+                index.clone(),
+                failed.clone(),
+                records.clone(),
+            );
             let spawned = std::thread::Builder::new()
                 .name(format!("unlink-{i}"))
                 .spawn(move || {
-                    for names in rx {
-                        unlink_all(&inbox, &index, &names, &failed);
+                    for work in rx {
+                        unlink_all(&inbox, &index, work, &failed, &records);
                     }
                 });
             match spawned {
@@ -81,6 +113,7 @@ impl Unlinker {
             index,
             workers,
             failed,
+            records,
             last_retry: std::time::Instant::now(),
         }
     }
@@ -88,19 +121,24 @@ impl Unlinker {
     /// Unlinks these inbox files (whose messages are durable) and forgets them in the
     /// index: soon, on the workers, or here if there are none.
     pub fn unlink(&self, mut names: Vec<String>) {
-        let Some(tx) = &self.to_workers else {
-            unlink_all(&self.inbox, &self.index, &names, &self.failed);
-            return;
-        };
         let share = names.len().div_ceil(WORKERS).max(1);
         while !names.is_empty() {
             let rest = names.split_off(share.min(names.len()));
-            if let Err(back) = tx.send(names) {
-                // Every worker is gone (a panic): do it here rather than leave files.
-                unlink_all(&self.inbox, &self.index, &back.0, &self.failed);
-            }
+            self.send(Work::First(names));
             names = rest;
         }
+    }
+
+    fn send(&self, work: Work) {
+        let back = match &self.to_workers {
+            Some(tx) => match tx.send(work) {
+                Ok(()) => return,
+                Err(back) => back.0, // every worker is gone (a panic)
+            },
+            None => work,
+        };
+        // Do it here rather than leave files.
+        unlink_all(&self.inbox, &self.index, back, &self.failed, &self.records);
     }
 
     /// Hands the files whose unlink failed to the workers again (at most every few
@@ -110,9 +148,9 @@ impl Unlinker {
             return;
         }
         self.last_retry = std::time::Instant::now();
-        let names = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
-        if !names.is_empty() {
-            self.unlink(names);
+        let failed = std::mem::take(&mut *self.failed.lock().unwrap_or_else(|e| e.into_inner()));
+        if !failed.is_empty() {
+            self.send(Work::Again(failed));
         }
     }
 
@@ -143,8 +181,25 @@ impl Drop for Unlinker {
     }
 }
 
-fn unlink_all(inbox: &Path, index: &InboxIndex, names: &[String], failed: &Mutex<Vec<String>>) {
-    for name in names {
+fn unlink_all(
+    inbox: &Path,
+    index: &InboxIndex,
+    work: Work,
+    failed: &Mutex<Vec<Failed>>,
+    records: &SettledRecords,
+) {
+    let files: Vec<Failed> = match work {
+        Work::First(names) => names
+            .into_iter()
+            .map(|name| Failed {
+                name,
+                recorded: false,
+            })
+            .collect(),
+        Work::Again(failed) => failed,
+    };
+    for mut file in files {
+        let name = &file.name;
         let path = inbox.join(name);
         crate::failpoint!("inbox.before_unlink", redirect path);
         match fs::remove_file(&path) {
@@ -152,14 +207,22 @@ fn unlink_all(inbox: &Path, index: &InboxIndex, names: &[String], failed: &Mutex
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 // Its messages are durable: it stays in flight (intake never reads it
-                // again) and only the unlink is tried again.
+                // again), a record in settled/ keeps a restart from reading it again,
+                // and only the unlink is tried again.
                 tracing::warn!(file = %escape_text(name), "committed, but cannot unlink: {e}; will try again");
-                failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(name.clone());
+                if !file.recorded {
+                    match records.record(name) {
+                        Ok(()) => file.recorded = true,
+                        Err(e) => tracing::error!(file = %escape_text(name),
+                            "cannot record it in settled/ ({e}): a restart before its unlink succeeds reads it again"),
+                    }
+                }
+                failed.lock().unwrap_or_else(|e| e.into_inner()).push(file);
                 continue;
             }
+        }
+        if file.recorded {
+            records.forget(name);
         }
         index.remove(name);
     }
@@ -180,7 +243,9 @@ mod tests {
             index.observe(n, 2, SystemTime::now(), Instant::now());
             index.mark_in_flight(n, 1);
         }
-        let mut unlinker = Unlinker::start(dir.path().to_path_buf(), index.clone());
+        let settled = tempfile::tempdir().unwrap();
+        let records = SettledRecords::new(settled.path().to_path_buf(), dir.path().to_path_buf());
+        let mut unlinker = Unlinker::start(dir.path().to_path_buf(), index.clone(), records);
         unlinker.unlink(names[..10].to_vec());
         unlinker.unlink(names[10..].to_vec());
         unlinker.unlink(vec!["never-there.json".into()]);

@@ -60,6 +60,10 @@ pub fn classify_state(code: &SqlState, constraint: Option<&str>, detail: &str) -
         "58" | "XX" => transient("the PostgreSQL server hit a system or internal error"),
         "55" => transient("an object is locked or not in the required state"),
         "25" => transient("the database does not accept writes now (read-only or a standby)"),
+        "28" if detail.contains("certificate") => transient(
+            "PostgreSQL refused the login: it demands a valid client certificate; give it with \
+             sslcert=PATH&sslkey=PATH in --database (its common name must be the user)",
+        ),
         "28" => transient("PostgreSQL refused the login; fix the user or password in --database"),
         "3D" => transient("the database named in --database does not exist"),
         "42" if *code == SqlState::INSUFFICIENT_PRIVILEGE => {

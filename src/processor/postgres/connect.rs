@@ -20,9 +20,16 @@ pub fn is_postgres_url(url: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
-/// Parses the URL into a connection config; the error never repeats the URL (it may
-/// hold a password).
-pub(super) fn parse_url(url: &str, timeout: Duration) -> Result<Config, Error> {
+/// A parsed `--database` URL: the connection config tokio-postgres is given, and the TLS
+/// settings (libpq's `sslmode`, `sslrootcert`, `sslcert`, `sslkey`) the connector applies.
+#[derive(Debug)]
+pub(super) struct Target {
+    pub config: Config,
+    pub tls: tls::TlsOptions,
+}
+
+/// Parses the URL; the error never repeats the URL (it may hold a password).
+pub(super) fn parse_url(url: &str, timeout: Duration) -> Result<Target, Error> {
     if !is_postgres_url(url) {
         return Err(Error::Config(
             "--database must be a postgres:// or postgresql:// URL \
@@ -30,10 +37,11 @@ pub(super) fn parse_url(url: &str, timeout: Duration) -> Result<Config, Error> {
                 .into(),
         ));
     }
-    let mut config = Config::from_str(url.trim()).map_err(|err| {
+    let (url, tls) = tls::params::split(url.trim())?;
+    let mut config = Config::from_str(&url).map_err(|err| {
         Error::Config(format!(
             "--database: the PostgreSQL URL cannot be parsed ({err}); \
-             the form is postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=require]"
+             the form is postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=PATH]"
         ))
     })?;
     if config.get_hosts().is_empty() {
@@ -46,7 +54,8 @@ pub(super) fn parse_url(url: &str, timeout: Duration) -> Result<Config, Error> {
         config.application_name("statmgr");
     }
     config.connect_timeout(timeout);
-    Ok(config)
+    config.ssl_mode(tls.mode.negotiation());
+    Ok(Target { config, tls })
 }
 
 /// The URL without its password, for logs and error messages.
@@ -79,13 +88,14 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// A pool that gives up waiting for, or creating, a connection after `timeout`. Must be
 /// built inside the runtime that will drive its connections.
-pub(super) fn pool(config: Config, timeout: Duration) -> Result<Pool, Error> {
+pub(super) fn pool(target: Target, timeout: Duration) -> Result<Pool, Error> {
     let manager_config = ManagerConfig {
         // A connection the server closed is noticed by its task (is_closed), and
         // `run` drops the idle ones after a connection failure: no test query per use.
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = Manager::from_config(config.clone(), tls::connector(&config)?, manager_config);
+    let connector = tls::connector(&target.tls)?;
+    let manager = Manager::from_config(target.config, connector, manager_config);
     Pool::builder(manager)
         .max_size(POOL_SIZE)
         .runtime(Runtime::Tokio1)
@@ -154,9 +164,29 @@ mod tests {
 
     #[test]
     fn describe_leaves_out_the_password() {
-        let config = parse_url("postgres://app:s3cret@db1:6543/stat", Duration::from_secs(1)).unwrap();
+        let config = parse_url("postgres://app:s3cret@db1:6543/stat", Duration::from_secs(1))
+            .unwrap()
+            .config;
         let text = describe(&config);
         assert_eq!(text, "postgres://app@db1:6543/stat");
         assert_eq!(config.get_application_name(), Some("statmgr"));
+    }
+
+    #[test]
+    fn libpq_tls_parameters_reach_the_tls_settings_and_the_rest_the_config() {
+        use tokio_postgres::config::SslMode;
+        let target = parse_url(
+            "postgres://app@db1/stat?sslmode=verify-full&sslrootcert=/ca.pem&application_name=x",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(target.tls.mode, tls::Mode::VerifyFull);
+        assert_eq!(target.tls.root_cert, Some(tls::RootCert::File("/ca.pem".into())));
+        assert_eq!(target.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(target.config.get_application_name(), Some("x"));
+        let plain = parse_url("postgres://app@db1/stat?sslmode=disable", Duration::from_secs(1)).unwrap();
+        assert_eq!(plain.config.get_ssl_mode(), SslMode::Disable);
+        let default = parse_url("postgres://app@db1/stat", Duration::from_secs(1)).unwrap();
+        assert_eq!(default.config.get_ssl_mode(), SslMode::Prefer);
     }
 }

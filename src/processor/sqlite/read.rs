@@ -28,6 +28,19 @@ pub(super) fn high_water(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(found.unwrap_or(0))
 }
 
+/// Whether a writer could start a transaction now: a fresh connection (so a file made
+/// read-only since is seen as such) takes the write lock and gives it back at once.
+/// Only run while the committer's last commit failed, to learn when that condition ended.
+pub fn probe_writable(path: &Path, busy_timeout: Duration) -> Result<(), StoreError> {
+    let failed =
+        |what: &str, err: rusqlite::Error| with_context(what, classify_with(&err, Some(busy_timeout)));
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| failed("open", e))?;
+    conn.busy_timeout(busy_timeout).map_err(|e| failed("open", e))?;
+    conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+        .map_err(|e| failed("take the write lock", e))
+}
+
 /// A second connection for telemetry, so reads never wait behind the committer's
 /// connection (WAL lets them run while a batch is being written). It never writes:
 /// `query_only` refuses any write, even one a bug would attempt.
