@@ -40,12 +40,17 @@ enum Command {
     Watch(statmgr::cli::console::WatchArgs),
     /// A processor, a message generator and the console, in a temporary state directory.
     Demo(statmgr::demo::DemoArgs),
+    /// Check a config file, or show the effective settings of `statmgr run`.
+    Config(statmgr::cli::config_cmd::ConfigArgs),
+    /// Copy the SQLite database consistently while the processor runs (PostgreSQL: use pg_dump).
+    Backup(statmgr::cli::backup::BackupArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => statmgr::cli::run::main(args),
+        // Parsed again with the config file merged in (flag > environment > file > default).
+        Command::Run(_) => statmgr::cli::run::main(std::env::args_os().skip(2).collect()),
         Command::Send(args) => statmgr::cli::send::main(args),
         Command::Status(args) => ctl::status(args),
         Command::Retry(args) => ctl::retry(args),
@@ -56,5 +61,7 @@ fn main() -> ExitCode {
         Command::Console(args) => statmgr::cli::console::console_main(args),
         Command::Watch(args) => statmgr::cli::console::watch_main(args),
         Command::Demo(args) => statmgr::demo::main(args),
+        Command::Config(args) => statmgr::cli::config_cmd::main(args, std::env::args_os().skip(3).collect()),
+        Command::Backup(args) => statmgr::cli::backup::main(args),
     }
 }

@@ -1,9 +1,12 @@
 //! The subcommands' bodies (argument structs and what each does); `main.rs` only dispatches.
 
+pub mod backup;
+pub mod config_cmd;
 pub mod console;
 pub mod ctl;
 pub mod run;
 pub mod send;
+pub mod settings;
 
 use std::path::PathBuf;
 

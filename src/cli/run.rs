@@ -7,10 +7,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RootArg;
-use crate::config::ProcessorConfig;
+use crate::config::{ProcessorConfig, RetentionRules};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// Read settings from this TOML file (flags and environment variables win over it)
+    #[arg(long, env = "STATMGR_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub root: RootArg,
     /// Address of the local API (port 0: any free port; see <root>/control/endpoint)
@@ -63,6 +66,15 @@ pub struct RunArgs {
     /// Longest string field accepted, in bytes
     #[arg(long, default_value_t = 4096)]
     pub max_string_bytes: usize,
+    /// Delete messages older than this many days (by the message's own time) [default: keep forever]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retain_days: Option<u32>,
+    /// Days to keep per severity, e.g. error=90,warning=30,info=7 (others: --retain-days)
+    #[arg(long, value_name = "SEV=DAYS,...", value_parser = RetentionRules::parse)]
+    pub retain: Option<RetentionRules>,
+    /// Seconds between retention passes (one also runs at start)
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retain_interval: u64,
     /// Most pages the database may grow to (a test of a full database)
     #[arg(long, hide = true)]
     pub max_db_pages: Option<u64>,
@@ -85,6 +97,8 @@ impl RunArgs {
         c.limits.max_string_bytes = self.max_string_bytes;
         c.database = self.database.clone().filter(|url| !url.trim().is_empty());
         c.max_db_pages = self.max_db_pages;
+        c.retention = self.retain.unwrap_or_default().or_days(self.retain_days);
+        c.retain_interval = Duration::from_secs(self.retain_interval);
         c
     }
 }
@@ -102,7 +116,16 @@ pub fn init_logging() {
         .try_init();
 }
 
-pub fn main(args: RunArgs) -> ExitCode {
+/// `argv`: the arguments after `run`; merged with the config file they name.
+pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    let args = match crate::cli::settings::resolve(argv) {
+        Ok(resolved) => resolved.args,
+        Err(crate::cli::settings::ConfigError::Usage(err)) => err.exit(),
+        Err(err) => {
+            eprintln!("statmgr: {err}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging();
     let runtime = match crate::cli::runtime() {
         Ok(r) => r,

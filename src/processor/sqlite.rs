@@ -1,6 +1,7 @@
 //! The SQLite implementation of `Store`: one write connection that reopens itself when it
 //! can no longer recover, plus a separate read connection for telemetry.
 
+pub mod backup;
 mod classify;
 mod read;
 mod schema;
