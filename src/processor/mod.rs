@@ -10,6 +10,7 @@ pub mod intake;
 pub mod keys;
 pub mod postgres;
 pub mod requeue;
+pub mod retention;
 pub mod retry;
 pub mod retry_file;
 pub mod settle;
@@ -56,7 +57,7 @@ pub fn start(
     dirs.create()?;
     let lock = dirs.lock()?;
     dirs.remove_stale_temporaries();
-    let (store, db_reader) = open_store(&config, &dirs)?;
+    let (store, db_reader, pruner) = open_store(&config, &dirs)?;
     let telemetry = Arc::new(telemetry::Telemetry::new(
         config.root.display().to_string(),
         ConfigInfo {
@@ -103,9 +104,18 @@ pub fn start(
     };
     threads.push(spawn("committer", Box::new(move || committer.run()))?);
     threads.push(spawn("intake", Box::new(move || intake.run()))?);
+    let retention = retention::Retention {
+        rules: config.retention,
+        interval: config.retain_interval,
+        pruner,
+        telemetry: telemetry.clone(),
+        stop: stop_rx.clone(),
+    };
+    threads.push(spawn("retention", Box::new(move || retention.run()))?);
+    let reader_telemetry = telemetry.clone();
     threads.push(spawn(
         "db-reader",
-        Box::new(move || poll_db_max(db_reader, &db_max, &stop_rx)),
+        Box::new(move || poll_db_max(db_reader, &db_max, &reader_telemetry, &stop_rx)),
     )?);
 
     telemetry.set_state(ProcessorState::Running);
@@ -123,12 +133,12 @@ pub fn start(
     })
 }
 
-/// The committer's store and where telemetry reads `MAX(record_id)`: the state
-/// directory's SQLite file, or the PostgreSQL database of `--database`.
+/// The committer's store, where telemetry reads `MAX(record_id)`, and retention's own
+/// connection: the state directory's SQLite file, or the PostgreSQL database of `--database`.
 fn open_store(
     config: &ProcessorConfig,
     dirs: &StateDir,
-) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
+) -> Result<(Box<dyn store::Store>, DbMaxReader, Box<dyn store::Pruner>), Error> {
     match &config.database {
         None => {
             let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
@@ -138,12 +148,14 @@ fn open_store(
                 busy: config.busy_timeout,
                 open: None,
             };
-            Ok((Box::new(store), reader))
+            let pruner = sqlite::SqlitePruner::open(&dirs.db, config.busy_timeout)?;
+            Ok((Box::new(store), reader, Box::new(pruner)))
         }
         Some(url) => {
             let store = postgres::PgStore::open_blocking(url, &postgres::options(config))?;
             let reader = DbMaxReader::Postgres(store.reader());
-            Ok((Box::new(store), reader))
+            let pruner = store.pruner();
+            Ok((Box::new(store), reader, Box::new(pruner)))
         }
     }
 }
@@ -159,29 +171,40 @@ enum DbMaxReader {
 }
 
 impl DbMaxReader {
-    /// `None` when the database cannot be read now (tried again next time).
-    fn max_record_id(&mut self) -> Option<i64> {
+    /// An error when the database cannot be read now (tried again next time).
+    fn max_record_id(&mut self) -> Result<i64, String> {
         match self {
             DbMaxReader::Sqlite { path, busy, open } => {
                 if open.is_none() {
-                    *open = sqlite::SqliteReader::open(path, *busy).ok();
+                    *open = Some(sqlite::SqliteReader::open(path, *busy).map_err(|e| e.to_string())?);
                 }
-                let value = open.as_ref()?.max_record_id().ok();
-                if value.is_none() {
+                let value = open.as_ref().map(|r| r.max_record_id().map_err(|e| e.to_string()));
+                let value = value.unwrap_or_else(|| Err("not open".into()));
+                if value.is_err() {
                     *open = None;
                 }
                 value
             }
-            DbMaxReader::Postgres(reader) => reader.max_record_id().ok(),
+            DbMaxReader::Postgres(reader) => reader.max_record_id().map_err(|e| e.to_string()),
         }
     }
 }
 
-/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection.
-fn poll_db_max(mut reader: DbMaxReader, db_max: &AtomicI64, stop: &crossbeam_channel::Receiver<()>) {
+/// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection, and
+/// with it whether the database answers (the snapshot's `database`, /readyz).
+fn poll_db_max(
+    mut reader: DbMaxReader,
+    db_max: &AtomicI64,
+    telemetry: &telemetry::Telemetry,
+    stop: &crossbeam_channel::Receiver<()>,
+) {
     loop {
-        if let Some(value) = reader.max_record_id() {
-            db_max.store(value, Ordering::Relaxed);
+        match reader.max_record_id() {
+            Ok(value) => {
+                db_max.store(value, Ordering::Relaxed);
+                telemetry.database_reachable();
+            }
+            Err(err) => telemetry.database_unreachable(&err),
         }
         if !matches!(
             stop.recv_timeout(DB_POLL),

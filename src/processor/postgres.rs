@@ -3,6 +3,7 @@
 
 mod classify;
 mod connect;
+mod prune;
 mod read;
 mod schema;
 mod tls;
@@ -16,6 +17,7 @@ use deadpool_postgres::{Client, Object, Pool, PoolError};
 
 pub use classify::{classify, classify_state};
 pub use connect::{is_postgres_url, processor_name};
+pub use prune::PgPruner;
 pub use read::PgReader;
 pub use schema::{RECORD_ID_SEQUENCE, SCHEMA_VERSION};
 pub use tls::ROOT_CERT_ENV;
@@ -225,6 +227,11 @@ impl PgStore {
     /// A reader for telemetry that shares this store's pool.
     pub fn reader(&self) -> PgReader {
         PgReader::new(self.backend.clone())
+    }
+
+    /// Retention's handle on this store's pool (its own connection from it).
+    pub fn pruner(&self) -> PgPruner {
+        PgPruner::new(self.backend.clone())
     }
 
     /// The database, without its password (for logs).

@@ -3,6 +3,7 @@
 
 pub mod backup;
 mod classify;
+mod prune;
 mod read;
 mod schema;
 mod write;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
+pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use read::SqliteReader;
 pub use schema::SCHEMA_VERSION;
 

@@ -7,9 +7,11 @@ use std::time::{Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
+mod store_health;
+
 use crate::api::wire::{
-    AllocatorInfo, BatchInfo, ConfigInfo, Counters, Event, EventKind, FileKind, FilePage, FileQuery,
-    FileSummary, InFlight, InboxStats, ProcessorState, Snapshot, SortKey, MAX_PAGE, SNAPSHOT_VERSION,
+    AllocatorInfo, BatchInfo, ConfigInfo, Counters, DatabaseInfo, Event, EventKind, FileKind, FilePage, FileQuery,
+    FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, Snapshot, SortKey, MAX_PAGE, SNAPSHOT_VERSION,
 };
 
 /// Recent batches kept for the snapshot.
@@ -43,6 +45,8 @@ struct Model {
     batches: VecDeque<BatchInfo>,
     allocator: AllocatorInfo,
     counters: Counters,
+    retention: RetentionInfo,
+    database: DatabaseInfo,
 }
 
 #[derive(Debug, Default)]
@@ -266,6 +270,8 @@ impl Telemetry {
             counters: m.counters.clone(),
             config: self.config.clone(),
             last_event_id,
+            retention: m.retention.clone(),
+            database: m.database.clone(),
         }
     }
 }

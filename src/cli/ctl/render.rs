@@ -241,6 +241,8 @@ mod tests {
             counters: Counters::default(),
             config: ConfigInfo::default(),
             last_event_id: 0,
+            retention: Default::default(),
+            database: Default::default(),
         }
     }
 

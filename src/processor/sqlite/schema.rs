@@ -78,10 +78,12 @@ CREATE TABLE IF NOT EXISTS allocator (
 
 /// Retention (`--retain-days`, `--retain`) finds old messages through this index: per
 /// severity, by the message's own time as a Julian day, so timestamps with different UTC
-/// offsets compare by the instant they name. A pass that finds nothing is one search of it.
+/// offsets compare by the instant they name (`upper`: RFC 3339 allows `t` and `z`, SQLite
+/// reads only `T` and `Z`). SQLite cannot read an offset beyond ±14:59 or a leap second:
+/// such a message is kept. A pass that finds nothing is one search of this index.
 const V2: &str = "
 CREATE INDEX IF NOT EXISTS status_messages_retention
-    ON status_messages (severity, julianday(time));
+    ON status_messages (severity, julianday(upper(time)));
 ";
 
 /// The schema version this build writes.
