@@ -37,7 +37,7 @@ pub fn retention_line(r: &RetentionInfo, width: usize) -> String {
         parts.push("kept forever".into());
     }
     if let Some(oldest) = &r.oldest_message {
-        parts.push(format!("oldest {}", oldest.get(..10).unwrap_or(oldest)));
+        parts.push(format!("from {}", oldest.get(..10).unwrap_or(oldest)));
     }
     if let Some(error) = r.last_pass.as_ref().and_then(|p| p.error.as_ref()) {
         parts.insert(0, format!("retention failing: {}", crate::tui::sanitize::fit_string(error, 40)));
@@ -66,8 +66,16 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if conflict {
         title.push(Span::styled(" ⚠ KEY CONFLICT ", s.error));
     }
-    let stored = retention_line(&snap.retention, area.width.saturating_sub(4) as usize);
-    let block = panel(title, false, theme).title_bottom(Line::from(Span::styled(stored, s.muted)));
+    let room = area.width.saturating_sub(2) as usize;
+    // While the database does not answer, its last error takes the place of the figures.
+    let bottom = match (&snap.database.reachable, &snap.database.last_error) {
+        (false, Some(error)) => Span::styled(
+            format!(" {} ", crate::tui::sanitize::fit_string(&format!("database: {error}"), room.saturating_sub(2))),
+            s.error,
+        ),
+        _ => Span::styled(retention_line(&snap.retention, room), s.muted),
+    };
+    let block = panel(title, false, theme).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;
