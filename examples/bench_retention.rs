@@ -27,9 +27,17 @@ struct Run {
 }
 
 fn main() {
-    let arg = |i: usize, default: u64| std::env::args().nth(i).and_then(|n| n.parse().ok()).unwrap_or(default);
+    let arg = |i: usize, default: u64| {
+        std::env::args()
+            .nth(i)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
     let (old, messages) = (arg(1, 1_000_000), arg(2, 200_000));
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -43,7 +51,10 @@ fn main() {
     }
     for (name, results) in [("retention off", &off), ("retention on ", &on)] {
         for r in results.iter() {
-            print!("{name}: {:>8.0} messages/s, batch commit max {:>6.1} ms, p99 {:>6.1} ms", r.rate, r.batch_max_ms, r.batch_p99_ms);
+            print!(
+                "{name}: {:>8.0} messages/s, batch commit max {:>6.1} ms, p99 {:>6.1} ms",
+                r.rate, r.batch_max_ms, r.batch_p99_ms
+            );
             match r.pass {
                 Some((pruned, ms, hold)) => println!(
                     "; pass pruned {pruned} rows in {:.1} s ({:.0} rows/s), longest write-lock hold {hold:.1} ms",

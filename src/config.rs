@@ -169,7 +169,10 @@ mod tests {
     #[test]
     fn retention_rules_parse_and_fill_in_the_default() {
         let rules = RetentionRules::parse("error=90, warning=30").unwrap();
-        assert_eq!((rules.error, rules.warning, rules.info), (Some(90), Some(30), None));
+        assert_eq!(
+            (rules.error, rules.warning, rules.info),
+            (Some(90), Some(30), None)
+        );
         let all = rules.or_days(Some(7));
         assert_eq!((all.error, all.warning, all.info), (Some(90), Some(30), Some(7)));
         assert!(RetentionRules::default().is_off());

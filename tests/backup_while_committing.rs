@@ -41,7 +41,11 @@ fn check_copy(file: &Path) -> i64 {
                    WHERE b.count != (SELECT count(*) FROM status_messages m WHERE m.batch_id = b.id)");
     assert_eq!(short, 0, "a batch row whose messages are not all in the copy");
     let rows = q("SELECT count(*) FROM status_messages");
-    assert_eq!(rows, q("SELECT coalesce(sum(count), 0) FROM batches"), "rows vs batches");
+    assert_eq!(
+        rows,
+        q("SELECT coalesce(sum(count), 0) FROM batches"),
+        "rows vs batches"
+    );
     // Every message of the test has two insertion strings and one attribute.
     assert_eq!(q("SELECT count(*) FROM status_message_insstrs"), 2 * rows);
     assert_eq!(q("SELECT count(*) FROM status_message_attributes"), rows);
@@ -70,7 +74,9 @@ fn backups_taken_while_committing_at_full_speed_are_consistent() {
             }
         })
     };
-    wait_for(Duration::from_secs(60), "the first commits", || row_count(&root) > 1000);
+    wait_for(Duration::from_secs(60), "the first commits", || {
+        row_count(&root) > 1000
+    });
 
     let mut copies = Vec::new();
     for i in 0..4 {
@@ -89,7 +95,10 @@ fn backups_taken_while_committing_at_full_speed_are_consistent() {
         let rows = check_copy(file);
         assert!(rows > 0);
         assert!(rows >= previous, "copies are taken in order: {rows} < {previous}");
-        assert!(rows as u64 <= *live_after, "a copy holds no more than the live database had after it");
+        assert!(
+            rows as u64 <= *live_after,
+            "a copy holds no more than the live database had after it"
+        );
         previous = rows;
     }
     // Commits went on during the backups: the live database has more than the first copy.
@@ -112,7 +121,10 @@ fn an_existing_file_is_refused_unless_forced() {
     std::fs::write(&file, b"precious").unwrap();
     let (code, _, stderr) = backup(&root, &file, &[]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("exists") && stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"precious");
 
     let (code, stdout, stderr) = backup(&root, &file, &["--force"]);
@@ -137,7 +149,11 @@ fn without_a_database_or_with_postgresql_backup_says_why() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("no database at"), "{stderr}");
 
-    let (code, _, stderr) = backup(&root, &file, &["--database", "postgres://statmgr:secret@db/statmgr"]);
+    let (code, _, stderr) = backup(
+        &root,
+        &file,
+        &["--database", "postgres://statmgr:secret@db/statmgr"],
+    );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("pg_dump"), "{stderr}");
     assert!(!stderr.contains("secret"), "{stderr}");

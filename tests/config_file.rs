@@ -78,18 +78,37 @@ fn config_check_exits_0_or_2_with_the_position() {
     let (code, _, err) = statmgr(&["config", "check", bad.to_str().unwrap()], &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.starts_with(&format!("statmgr: {}:2:1: unknown key `retain_dayz`", bad.display())),
+        err.starts_with(&format!(
+            "statmgr: {}:2:1: unknown key `retain_dayz`",
+            bad.display()
+        )),
         "{err}"
     );
 
     // The same file refuses `run` with exit 2, before anything is created.
     let root = tmp.path().join("state");
-    let (code, _, err) = statmgr(&["run", "--root", root.to_str().unwrap(), "--config", bad.to_str().unwrap()], &[]);
+    let (code, _, err) = statmgr(
+        &[
+            "run",
+            "--root",
+            root.to_str().unwrap(),
+            "--config",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains(":2:1: unknown key `retain_dayz`"), "{err}");
     assert!(!root.exists());
 
-    let (code, _, err) = statmgr(&["config", "check", tmp.path().join("missing.toml").to_str().unwrap()], &[]);
+    let (code, _, err) = statmgr(
+        &[
+            "config",
+            "check",
+            tmp.path().join("missing.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("cannot read the config file"), "{err}");
 }
@@ -103,7 +122,10 @@ fn config_show_never_prints_the_database_password() {
     assert_eq!(code, Some(0), "{err}");
     assert!(!out.contains("hunter2"), "{out}");
     assert!(out.contains("postgres://app:***@db.example/stat"), "{out}");
-    let env = [("STATMGR_DATABASE", "postgres://app:swordfish@db/x?password=swordfish")];
+    let env = [(
+        "STATMGR_DATABASE",
+        "postgres://app:swordfish@db/x?password=swordfish",
+    )];
     let (_, out, _) = statmgr(&["config", "show"], &env);
     assert!(!out.contains("swordfish"), "{out}");
     assert!(shown(&out, "database").ends_with("# environment"), "{out}");
@@ -116,7 +138,10 @@ fn run_uses_the_settings_of_its_config_file() {
     let file = tmp.path().join("run.toml");
     std::fs::write(
         &file,
-        format!("root = {:?}\nbatch_size = 3\nbatch_age = 60000\n", root.display().to_string()),
+        format!(
+            "root = {:?}\nbatch_size = 3\nbatch_age = 60000\n",
+            root.display().to_string()
+        ),
     )
     .unwrap();
     let mut child = Command::new(support::bin())
@@ -125,12 +150,16 @@ fn run_uses_the_settings_of_its_config_file() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    support::wait_for(Duration::from_secs(20), "the processor in the file's root", || {
-        root.join("control/endpoint").exists()
-    });
+    support::wait_for(
+        Duration::from_secs(20),
+        "the processor in the file's root",
+        || root.join("control/endpoint").exists(),
+    );
     // batch_size 3 from the file closes a batch of 3 long before batch_age (60 s) would.
     support::drop_messages(&root, 0..3, 3);
-    support::wait_for(Duration::from_secs(20), "a batch of 3", || support::row_count(&root) == 3);
+    support::wait_for(Duration::from_secs(20), "a batch of 3", || {
+        support::row_count(&root) == 3
+    });
     stop(&mut child, &root);
 }
 

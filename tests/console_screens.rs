@@ -368,6 +368,9 @@ fn an_unreachable_database_is_shown_in_the_header_with_since_and_the_last_error(
     c.feed(s);
     let text = c.text();
     assert!(text.contains("database unreachable since 11:58:10"), "{text}");
-    assert!(text.contains("database: PostgreSQL: connection refused (os error 111)"), "{text}");
+    assert!(
+        text.contains("database: PostgreSQL: connection refused (os error 111)"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }

@@ -31,13 +31,21 @@ fn snapshot(root: &Path) -> serde_json::Value {
 
 #[test]
 fn a_processor_started_while_postgres_is_down_commits_everything_once_it_is_back() {
-    let Some(pg) = server("a_processor_started_while_postgres_is_down_commits_everything_once_it_is_back") else {
+    let Some(pg) = server("a_processor_started_while_postgres_is_down_commits_everything_once_it_is_back")
+    else {
         return;
     };
     pg.stop(false);
     let tmp = support::tempdir();
     let root = support::state_root(&tmp);
-    let flags = ["--retry-min", "200", "--retry-max", "1000", "--busy-timeout", "2000"];
+    let flags = [
+        "--retry-min",
+        "200",
+        "--retry-max",
+        "1000",
+        "--busy-timeout",
+        "2000",
+    ];
     let p = PgProc::start(bin(), &root, &pg.url(), &flags);
 
     let sent = 300;
@@ -54,7 +62,10 @@ fn a_processor_started_while_postgres_is_down_commits_everything_once_it_is_back
     let error = db["last_error"].as_str().unwrap_or_default();
     assert!(!error.is_empty(), "{db}");
     assert!(!error.contains("password"), "{db}");
-    assert!(files_in(&root, "stuck").is_empty(), "nothing is stuck for a down server");
+    assert!(
+        files_in(&root, "stuck").is_empty(),
+        "nothing is stuck for a down server"
+    );
 
     pg.start_again();
     let sql = pg.sql();
@@ -63,13 +74,20 @@ fn a_processor_started_while_postgres_is_down_commits_everything_once_it_is_back
             && sql.i64("SELECT count(*) FROM status_messages") == sent as i64
             && files_in(&root, "retry").is_empty()
     });
-    assert_eq!(sql.i64("SELECT count(DISTINCT uid) FROM status_messages"), sent as i64);
+    assert_eq!(
+        sql.i64("SELECT count(DISTINCT uid) FROM status_messages"),
+        sent as i64
+    );
     check_database(&sql);
     assert!(files_in(&root, "stuck").is_empty());
     wait_until(Duration::from_secs(10), "the snapshot to say reachable", || {
         snapshot(&root)["database"]["reachable"] == true
     });
-    assert!(p.log_text().contains("cannot be reached at start"), "{}", p.log_text());
+    assert!(
+        p.log_text().contains("cannot be reached at start"),
+        "{}",
+        p.log_text()
+    );
 }
 
 fn options() -> PgOptions {
@@ -134,6 +152,17 @@ fn retention_on_postgres_deletes_old_rows_with_their_children_per_severity() {
     assert_eq!(pruner.count_rows().unwrap(), 3);
 
     drop(store);
+
+    // A version-1 database (the first release's schema: no retention index) is upgraded.
+    sql.execute("DROP INDEX status_messages_retention");
+    sql.execute("UPDATE statmgr_schema SET version = 1");
+    drop(PgStore::open(&pg.url(), &options()).unwrap());
+    assert_eq!(sql.i64("SELECT version FROM statmgr_schema"), 2);
+    assert_eq!(
+        sql.i64("SELECT count(*) FROM pg_indexes WHERE indexname = 'status_messages_retention'"),
+        1
+    );
+    assert_eq!(sql.i64("SELECT count(*) FROM status_messages"), 3, "rows kept");
 
     // A newer schema is refused, and left as it is.
     sql.execute("UPDATE statmgr_schema SET version = 99");

@@ -40,8 +40,13 @@ fn q(conn: &Connection, sql: &str) -> i64 {
 }
 
 fn uids(conn: &Connection) -> Vec<String> {
-    let mut st = conn.prepare("SELECT uid FROM status_messages ORDER BY uid").unwrap();
-    st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    let mut st = conn
+        .prepare("SELECT uid FROM status_messages ORDER BY uid")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn orphans(conn: &Connection) -> i64 {
@@ -160,7 +165,9 @@ fn pruning_the_largest_record_id_never_lets_it_be_used_again() {
     history(&db, 1, 5_000, "2020-01-01T00:00:00Z");
 
     let p = Proc::start(&root, &["--retain-days", "30", "--retain-interval", "1"]);
-    wait_for(Duration::from_secs(30), "the old rows pruned", || row_count(&root) == 0);
+    wait_for(Duration::from_secs(30), "the old rows pruned", || {
+        row_count(&root) == 0
+    });
     drop_messages(&root, 0..100, 50);
     wait_for(Duration::from_secs(30), "new commits", || row_count(&root) == 100);
     let conn = support::db(&root);
@@ -183,18 +190,31 @@ fn commits_keep_flowing_while_a_large_backlog_is_pruned() {
     let old = 200_000;
     history(&db, 1, old, "2019-05-05T05:05:05Z");
 
-    let p = Proc::start(&root, &["--retain", "error=10,warning=10,info=10", "--batch-age", "20"]);
+    let p = Proc::start(
+        &root,
+        &["--retain", "error=10,warning=10,info=10", "--batch-age", "20"],
+    );
     // Producers keep dropping while the pass deletes 200,000 rows in short transactions.
     let sent = 20_000;
     drop_messages(&root, 0..sent, 100);
-    wait_for(Duration::from_secs(300), "every new message committed and every old one gone", || {
-        let conn = support::db(&root);
-        q(&conn, "SELECT count(*) FROM status_messages WHERE uid LIKE 'u-%'") == sent as i64
-            && q(&conn, "SELECT count(*) FROM status_messages WHERE uid LIKE 'old-%'") == 0
-    });
+    wait_for(
+        Duration::from_secs(300),
+        "every new message committed and every old one gone",
+        || {
+            let conn = support::db(&root);
+            q(&conn, "SELECT count(*) FROM status_messages WHERE uid LIKE 'u-%'") == sent as i64
+                && q(
+                    &conn,
+                    "SELECT count(*) FROM status_messages WHERE uid LIKE 'old-%'",
+                ) == 0
+        },
+    );
     let conn = support::db(&root);
     assert_eq!(orphans(&conn), 0);
-    assert_eq!(q(&conn, "SELECT count(*) FROM status_message_insstrs"), 2 * sent as i64);
+    assert_eq!(
+        q(&conn, "SELECT count(*) FROM status_message_insstrs"),
+        2 * sent as i64
+    );
     support::check_database(&root);
 
     let (code, out, err) = p.cli(&["status", "--json"]);
@@ -210,7 +230,10 @@ fn commits_keep_flowing_while_a_large_backlog_is_pruned() {
     assert_eq!(snap["database"]["reachable"], true);
 
     let metrics = http_get(&p.endpoint(), "/metrics");
-    assert!(metrics.contains(&format!("statmgr_retention_pruned_total {old}")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("statmgr_retention_pruned_total {old}")),
+        "{metrics}"
+    );
     assert!(metrics.contains("statmgr_database_bytes "), "{metrics}");
     drop(p);
 }
@@ -220,7 +243,11 @@ fn http_get(endpoint: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
     out

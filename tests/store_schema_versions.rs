@@ -99,7 +99,10 @@ fn schema(conn: &Connection) -> Vec<String> {
     let mut st = conn
         .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
         .unwrap();
-    st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// A database from a future statmgr: made by this build, then marked as a later version.
@@ -125,7 +128,11 @@ fn a_newer_schema_is_refused_by_the_store_and_left_unchanged() {
     let text = err.to_string();
     assert!(text.contains(&format!("version {future}")), "{text}");
     assert!(text.contains(&format!("up to {SCHEMA_VERSION}")), "{text}");
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the file must not be modified");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file must not be modified"
+    );
 }
 
 #[test]
@@ -145,7 +152,11 @@ fn statmgr_run_refuses_a_newer_schema_with_exit_1_and_leaves_the_file_alone() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("version {future}")), "{stderr}");
     assert!(stderr.contains(&format!("up to {SCHEMA_VERSION}")), "{stderr}");
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the file must not be modified");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file must not be modified"
+    );
 }
 
 #[test]

@@ -105,7 +105,10 @@ pub fn load(path: &Path) -> Result<Vec<FileSetting>, ConfigError> {
         let Some(&(_, kind)) = KEYS.iter().find(|(k, _)| *k == name) else {
             return Err(at(
                 key.span().start,
-                format!("unknown key `{name}` (the keys are the flags of `statmgr run`: {})", key_list()),
+                format!(
+                    "unknown key `{name}` (the keys are the flags of `statmgr run`: {})",
+                    key_list()
+                ),
             ));
         };
         let text = match (kind, value.get_ref()) {

@@ -178,7 +178,9 @@ impl DbMaxReader {
                 if open.is_none() {
                     *open = Some(sqlite::SqliteReader::open(path, *busy).map_err(|e| e.to_string())?);
                 }
-                let value = open.as_ref().map(|r| r.max_record_id().map_err(|e| e.to_string()));
+                let value = open
+                    .as_ref()
+                    .map(|r| r.max_record_id().map_err(|e| e.to_string()));
                 let value = value.unwrap_or_else(|| Err("not open".into()));
                 if value.is_err() {
                     *open = None;

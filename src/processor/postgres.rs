@@ -257,7 +257,9 @@ impl PgStore {
             schema_ready: std::sync::atomic::AtomicBool::new(false),
         });
         match backend.prepare_schema() {
-            Ok(()) => tracing::info!(database = %name, processor = %options.processor, "PostgreSQL store open"),
+            Ok(()) => {
+                tracing::info!(database = %name, processor = %options.processor, "PostgreSQL store open")
+            }
             Err(StoreError::Transient(why)) if unreachable == Unreachable::Wait => tracing::warn!(
                 database = %name,
                 "PostgreSQL cannot be reached at start ({why}); starting anyway: batches wait in \

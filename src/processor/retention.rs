@@ -86,7 +86,8 @@ impl Retention {
                 Ok(done) => {
                     pruned += done.deleted;
                     longest = longest.max(done.held);
-                    self.telemetry.update_retention(|r| r.pruned_total += done.deleted);
+                    self.telemetry
+                        .update_retention(|r| r.pruned_total += done.deleted);
                     *chunk = next_chunk(limit, done.held);
                     if done.deleted < limit as u64 {
                         break;

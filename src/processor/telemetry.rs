@@ -10,8 +10,9 @@ use tokio::sync::watch;
 mod store_health;
 
 use crate::api::wire::{
-    AllocatorInfo, BatchInfo, ConfigInfo, Counters, DatabaseInfo, Event, EventKind, FileKind, FilePage, FileQuery,
-    FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, Snapshot, SortKey, MAX_PAGE, SNAPSHOT_VERSION,
+    AllocatorInfo, BatchInfo, ConfigInfo, Counters, DatabaseInfo, Event, EventKind, FileKind, FilePage,
+    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, Snapshot, SortKey, MAX_PAGE,
+    SNAPSHOT_VERSION,
 };
 
 /// Recent batches kept for the snapshot.

@@ -175,7 +175,11 @@ impl Collector for TelemetryCollector {
         if let Some(bytes) = r.database_bytes {
             gauge(e, "statmgr_database_bytes", "Size of the database", bytes as f64)?;
         }
-        if let Some(oldest) = r.oldest_message.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        if let Some(oldest) = r
+            .oldest_message
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
             gauge(
                 e,
                 "statmgr_oldest_message_timestamp_seconds",

@@ -47,7 +47,11 @@ fn cutoff(c: Option<DateTime<Utc>>) -> String {
 
 impl Pruner for PgPruner {
     fn prune_chunk(&mut self, cutoffs: &Cutoffs, limit: usize) -> Result<Chunk, StoreError> {
-        let (e, w, i) = (cutoff(cutoffs.error), cutoff(cutoffs.warning), cutoff(cutoffs.info));
+        let (e, w, i) = (
+            cutoff(cutoffs.error),
+            cutoff(cutoffs.warning),
+            cutoff(cutoffs.info),
+        );
         let limit = limit as i64;
         self.backend.run("delete old messages", async |client| {
             let started = Instant::now();
@@ -65,7 +69,9 @@ impl Pruner for PgPruner {
             let oldest: Option<String> = client.query_one(OLDEST, &[]).await?.get(0);
             let size: i64 = client.query_one(SIZE, &[]).await?.get(0);
             let oldest = oldest.map(|t| match DateTime::parse_from_rfc3339(&t) {
-                Ok(t) => t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                Ok(t) => t
+                    .with_timezone(&Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 Err(_) => t,
             });
             Ok((oldest, size.max(0) as u64))
@@ -74,7 +80,10 @@ impl Pruner for PgPruner {
 
     fn count_rows(&mut self) -> Result<u64, StoreError> {
         self.backend.run("count messages", async |client| {
-            let n: i64 = client.query_one("SELECT count(*) FROM status_messages", &[]).await?.get(0);
+            let n: i64 = client
+                .query_one("SELECT count(*) FROM status_messages", &[])
+                .await?
+                .get(0);
             Ok(n as u64)
         })
     }

@@ -43,7 +43,12 @@ pub struct BackupReport {
 /// commit would restart the backup, and under steady load it would never finish). The copy
 /// is written to a temporary file beside `dest`, switched to a single-file journal mode,
 /// checked with `integrity_check`, fsynced and only then renamed to `dest`.
-pub fn backup(source: &Path, dest: &Path, force: bool, busy_timeout: Duration) -> Result<BackupReport, BackupError> {
+pub fn backup(
+    source: &Path,
+    dest: &Path,
+    force: bool,
+    busy_timeout: Duration,
+) -> Result<BackupReport, BackupError> {
     let started = Instant::now();
     if !force && dest.exists() {
         return Err(BackupError::Exists(dest.to_path_buf()));
@@ -76,7 +81,12 @@ pub fn backup(source: &Path, dest: &Path, force: bool, busy_timeout: Duration) -
         .prefix(".statmgr-backup-")
         .suffix(".partial")
         .tempfile_in(&dir)
-        .map_err(|err| dest_err(format!("cannot create a temporary file in {}: {err}", dir.display())))?;
+        .map_err(|err| {
+            dest_err(format!(
+                "cannot create a temporary file in {}: {err}",
+                dir.display()
+            ))
+        })?;
     let mut dst = Connection::open(temp.path()).map_err(|err| dest_err(err.to_string()))?;
 
     // Pin one snapshot of the source for the whole copy.
@@ -107,13 +117,15 @@ pub fn backup(source: &Path, dest: &Path, force: bool, busy_timeout: Duration) -
         .map_err(|err| dest_err(format!("fsync: {err}")))?;
     let bytes = temp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
     if force {
-        temp.persist(dest).map_err(|err| dest_err(err.error.to_string()))?;
+        temp.persist(dest)
+            .map_err(|err| dest_err(err.error.to_string()))?;
     } else {
         // Never replaces a file created meanwhile.
-        temp.persist_noclobber(dest).map_err(|err| match err.error.kind() {
-            std::io::ErrorKind::AlreadyExists => BackupError::Exists(dest.to_path_buf()),
-            _ => dest_err(err.error.to_string()),
-        })?;
+        temp.persist_noclobber(dest)
+            .map_err(|err| match err.error.kind() {
+                std::io::ErrorKind::AlreadyExists => BackupError::Exists(dest.to_path_buf()),
+                _ => dest_err(err.error.to_string()),
+            })?;
     }
     if let Ok(d) = std::fs::File::open(&dir) {
         let _ = d.sync_all();

@@ -40,11 +40,21 @@ pub fn retention_line(r: &RetentionInfo, width: usize) -> String {
         parts.push(format!("from {}", oldest.get(..10).unwrap_or(oldest)));
     }
     if let Some(error) = r.last_pass.as_ref().and_then(|p| p.error.as_ref()) {
-        parts.insert(0, format!("retention failing: {}", crate::tui::sanitize::fit_string(error, 40)));
+        parts.insert(
+            0,
+            format!(
+                "retention failing: {}",
+                crate::tui::sanitize::fit_string(error, 40)
+            ),
+        );
     }
     let mut line = String::new();
     for part in parts {
-        let next = if line.is_empty() { format!(" {part} ") } else { format!("· {part} ") };
+        let next = if line.is_empty() {
+            format!(" {part} ")
+        } else {
+            format!("· {part} ")
+        };
         if crate::tui::sanitize::width(&line) + crate::tui::sanitize::width(&next) > width {
             break;
         }
@@ -70,7 +80,10 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // While the database does not answer, its last error takes the place of the figures.
     let bottom = match (&snap.database.reachable, &snap.database.last_error) {
         (false, Some(error)) => Span::styled(
-            format!(" {} ", crate::tui::sanitize::fit_string(&format!("database: {error}"), room.saturating_sub(2))),
+            format!(
+                " {} ",
+                crate::tui::sanitize::fit_string(&format!("database: {error}"), room.saturating_sub(2))
+            ),
             s.error,
         ),
         _ => Span::styled(retention_line(&snap.retention, room), s.muted),
