@@ -134,11 +134,11 @@ pub fn start(
 }
 
 /// The committer's store, where telemetry reads `MAX(record_id)`, and retention's own
-/// connection: the state directory's SQLite file, or the PostgreSQL database of `--database`.
-fn open_store(
-    config: &ProcessorConfig,
-    dirs: &StateDir,
-) -> Result<(Box<dyn store::Store>, DbMaxReader, Box<dyn store::Pruner>), Error> {
+/// connection.
+type OpenedStore = (Box<dyn store::Store>, DbMaxReader, Box<dyn store::Pruner>);
+
+/// Opens the state directory's SQLite file, or the PostgreSQL database of `--database`.
+fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<OpenedStore, Error> {
     match &config.database {
         None => {
             let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
