@@ -17,9 +17,10 @@ use crate::processor::telemetry::{rfc3339, Telemetry};
 const HOLD_TARGET: Duration = Duration::from_millis(15);
 const FIRST_CHUNK: usize = 200;
 const MIN_CHUNK: usize = 10;
-const MAX_CHUNK: usize = 5_000;
-/// Between two delete transactions the committer gets the lock for at least this long.
-const MIN_GAP: Duration = Duration::from_millis(5);
+const MAX_CHUNK: usize = 2_000;
+/// Between two delete transactions the committer gets the lock for at least this long,
+/// and for twice as long as the last one held it (retention takes at most a third).
+const MIN_GAP: Duration = Duration::from_millis(10);
 /// A full `count(*)` of the messages runs this often; in between the count follows this
 /// processor's commits and prunes.
 const RECOUNT: Duration = Duration::from_secs(600);
@@ -92,7 +93,7 @@ impl Retention {
                     if done.deleted < limit as u64 {
                         break;
                     }
-                    std::thread::sleep(done.held.max(MIN_GAP));
+                    std::thread::sleep((done.held * 2).max(MIN_GAP));
                 }
                 Err(err) => {
                     tracing::warn!("retention: {err}; tried again at the next pass");
@@ -182,6 +183,7 @@ mod tests {
         assert_eq!(next_chunk(10, Duration::from_millis(40)), MIN_CHUNK);
         assert_eq!(next_chunk(1000, Duration::from_millis(1)), 1500);
         assert_eq!(next_chunk(MAX_CHUNK, Duration::from_millis(1)), MAX_CHUNK);
+        assert_eq!(next_chunk(1900, Duration::from_millis(1)), MAX_CHUNK);
         assert_eq!(next_chunk(1000, Duration::from_millis(10)), 1000);
     }
 

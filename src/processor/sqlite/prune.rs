@@ -42,6 +42,13 @@ impl SqlitePruner {
             path: path.display().to_string(),
             message: with_context("open for retention", err).to_string(),
         })?;
+        // No automatic checkpoint after a delete commits: the committer's housekeeping
+        // checkpoints, and this connection's transactions stay as short as their deletes.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|err| Error::Database {
+                path: path.display().to_string(),
+                message: format!("open for retention: {err}"),
+            })?;
         Ok(SqlitePruner {
             path: path.to_path_buf(),
             conn,
