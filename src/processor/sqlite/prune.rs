@@ -44,11 +44,17 @@ impl SqlitePruner {
         })?;
         // No automatic checkpoint after a delete commits: the committer's housekeeping
         // checkpoints, and this connection's transactions stay as short as their deletes.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(|err| Error::Database {
-                path: path.display().to_string(),
-                message: format!("open for retention: {err}"),
-            })?;
+        // And no fsync at its COMMIT (`synchronous=NORMAL`): the fsync is what can hold the
+        // write lock for long on a busy disk. A delete lost in a power cut leaves the
+        // database consistent and is simply done again by the next pass; the committer's
+        // own commits still fsync the WAL, frames of earlier deletes included.
+        for (pragma, value) in [("wal_autocheckpoint", "0"), ("synchronous", "NORMAL")] {
+            conn.pragma_update(None, pragma, value)
+                .map_err(|err| Error::Database {
+                    path: path.display().to_string(),
+                    message: format!("open for retention: {err}"),
+                })?;
+        }
         Ok(SqlitePruner {
             path: path.to_path_buf(),
             conn,
