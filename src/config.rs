@@ -72,6 +72,10 @@ pub struct ProcessorConfig {
     /// A checkpoint thread with its own connection copies the WAL into the database once
     /// it holds this many pages (0: no thread).
     pub checkpoint_pages: u64,
+    /// How long messages are kept, per severity (all `None`: retention off, the default).
+    pub retention: RetentionRules,
+    /// How often retention runs (a pass also runs at start).
+    pub retain_interval: Duration,
 }
 
 impl ProcessorConfig {
@@ -95,7 +99,75 @@ impl ProcessorConfig {
             sqlite_cache_kib: 24 * 1024,
             wal_autocheckpoint: 50_000,
             checkpoint_pages: 20_000,
+            retention: RetentionRules::default(),
+            retain_interval: Duration::from_secs(60),
         }
+    }
+}
+
+/// Days a message is kept, per severity, counted from the message's own `time`; a
+/// severity without a rule is kept forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionRules {
+    pub error: Option<u32>,
+    pub warning: Option<u32>,
+    pub info: Option<u32>,
+}
+
+impl RetentionRules {
+    /// `--retain error=90,warning=30,info=7` (any subset, each severity at most once).
+    pub fn parse(spec: &str) -> Result<RetentionRules, String> {
+        let mut rules = RetentionRules::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (severity, days) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} is not SEVERITY=DAYS (e.g. error=90,warning=30,info=7)"))?;
+            let days: u32 = days
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d| *d >= 1)
+                .ok_or_else(|| format!("{part:?}: the days must be a whole number of at least 1"))?;
+            let slot = match severity.trim() {
+                "error" => &mut rules.error,
+                "warning" => &mut rules.warning,
+                "info" => &mut rules.info,
+                other => return Err(format!("{other:?} is not a severity (error, warning, info)")),
+            };
+            if slot.replace(days).is_some() {
+                return Err(format!("{:?} is given twice", severity.trim()));
+            }
+        }
+        if rules.is_off() {
+            return Err("no rule given (e.g. error=90,warning=30,info=7)".into());
+        }
+        Ok(rules)
+    }
+
+    /// These rules, with `days` for every severity that has none (`--retain-days`).
+    pub fn or_days(self, days: Option<u32>) -> RetentionRules {
+        RetentionRules {
+            error: self.error.or(days),
+            warning: self.warning.or(days),
+            info: self.info.or(days),
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.error.is_none() && self.warning.is_none() && self.info.is_none()
+    }
+
+    /// `(severity, days)` for every severity that has a rule.
+    pub fn rules(&self) -> Vec<(crate::message::Severity, u32)> {
+        use crate::message::Severity;
+        [
+            (Severity::Error, self.error),
+            (Severity::Warning, self.warning),
+            (Severity::Info, self.info),
+        ]
+        .into_iter()
+        .filter_map(|(s, d)| d.map(|d| (s, d)))
+        .collect()
     }
 }
 
@@ -105,4 +177,33 @@ pub fn default_root() -> PathBuf {
         .or_else(dirs::home_dir)
         .unwrap_or_else(std::env::temp_dir)
         .join("statmgr")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RetentionRules;
+
+    #[test]
+    fn retention_rules_parse_and_fill_in_the_default() {
+        let rules = RetentionRules::parse("error=90, warning=30").unwrap();
+        assert_eq!(
+            (rules.error, rules.warning, rules.info),
+            (Some(90), Some(30), None)
+        );
+        let all = rules.or_days(Some(7));
+        assert_eq!((all.error, all.warning, all.info), (Some(90), Some(30), Some(7)));
+        assert!(RetentionRules::default().is_off());
+        assert!(!RetentionRules::default().or_days(Some(1)).is_off());
+        for (bad, why) in [
+            ("fatal=3", "not a severity"),
+            ("error=0", "at least 1"),
+            ("error=x", "at least 1"),
+            ("error", "SEVERITY=DAYS"),
+            ("error=1,error=2", "twice"),
+            ("", "no rule"),
+        ] {
+            let err = RetentionRules::parse(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 }

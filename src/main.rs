@@ -47,6 +47,10 @@ enum Command {
     Completions(statmgr::cli::docs::CompletionsArgs),
     /// Print the manual page (roff) to stdout, or write one page per command into --dir.
     Man(statmgr::cli::docs::ManArgs),
+    /// Check a config file, or show the effective settings of `statmgr run`.
+    Config(statmgr::cli::config_cmd::ConfigArgs),
+    /// Copy the SQLite database consistently while the processor runs (PostgreSQL: use pg_dump).
+    Backup(statmgr::cli::backup::BackupArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,7 +68,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     match cli.command {
-        Command::Run(args) => statmgr::cli::run::main(args),
+        // Parsed again with the config file merged in (flag > environment > file > default).
+        Command::Run(_) => statmgr::cli::run::main(std::env::args_os().skip(2).collect()),
         Command::Send(args) => statmgr::cli::send::main(args),
         Command::Status(args) => ctl::status(args),
         Command::Retry(args) => ctl::retry(args),
@@ -78,6 +83,8 @@ fn main() -> ExitCode {
         Command::Check(args) => statmgr::cli::check::main(args),
         Command::Completions(args) => statmgr::cli::docs::completions(args, Cli::command()),
         Command::Man(args) => statmgr::cli::docs::man(args, Cli::command()),
+        Command::Config(args) => statmgr::cli::config_cmd::main(args, std::env::args_os().skip(3).collect()),
+        Command::Backup(args) => statmgr::cli::backup::main(args),
     }
 }
 

@@ -355,3 +355,22 @@ fn frame_time_at_200x60_with_100000_retry_files() {
         times[250], times[495]
     );
 }
+
+#[test]
+fn an_unreachable_database_is_shown_in_the_header_with_since_and_the_last_error() {
+    let mut c = Console::running(false, 120, 40);
+    let mut s = snapshot();
+    s.database = statmgr::api::wire::DatabaseInfo {
+        reachable: false,
+        since: Some("2024-05-01T11:58:10.000Z".into()),
+        last_error: Some("PostgreSQL: connection refused (os error 111)".into()),
+    };
+    c.feed(s);
+    let text = c.text();
+    assert!(text.contains("database unreachable since 11:58:10"), "{text}");
+    assert!(
+        text.contains("database: PostgreSQL: connection refused (os error 111)"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}

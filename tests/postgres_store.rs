@@ -59,7 +59,10 @@ fn processors_starting_together_create_the_schema_once() {
         assert!(result.is_ok(), "{result:?}");
     }
     let sql = pg.sql();
-    assert_eq!(sql.i64("SELECT version FROM statmgr_schema"), 1);
+    assert_eq!(
+        sql.i64("SELECT version FROM statmgr_schema"),
+        statmgr::processor::postgres::SCHEMA_VERSION
+    );
     assert_eq!(
         sql.i64("SELECT seqincrement FROM pg_sequence WHERE seqrelid = 'statmgr_record_ids'::regclass"),
         250

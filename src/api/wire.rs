@@ -54,6 +54,68 @@ pub struct Snapshot {
     pub discarded: FilePage,
     /// Id of the newest event when the snapshot was taken: a client resumes the stream from here.
     pub last_event_id: u64,
+    /// Retention and what the database holds (absent from older processors: defaults).
+    #[serde(default)]
+    pub retention: RetentionInfo,
+    /// Whether the database answers (absent from older processors: reachable).
+    #[serde(default)]
+    pub database: DatabaseInfo,
+}
+
+/// `retention` of the snapshot: the rules, what was pruned, and what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RetentionInfo {
+    /// Off unless `--retain-days` or `--retain` is given.
+    pub enabled: bool,
+    pub rules: Vec<RetentionRule>,
+    pub interval_s: u64,
+    /// Messages deleted by this processor since it started.
+    pub pruned_total: u64,
+    pub last_pass: Option<RetentionPass>,
+    /// Rows in `status_messages` (counted at start and every few minutes, kept up to date
+    /// in between with this processor's commits and prunes).
+    pub rows: Option<u64>,
+    /// Size of the database (SQLite: the file and its WAL; PostgreSQL: the tables).
+    pub database_bytes: Option<u64>,
+    /// RFC 3339 (UTC): the `time` of the oldest stored message.
+    pub oldest_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionRule {
+    pub severity: String,
+    pub days: u32,
+}
+
+/// One retention pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionPass {
+    /// RFC 3339, when it ended.
+    pub at: String,
+    pub pruned: u64,
+    pub duration_ms: f64,
+    /// The longest any one of its delete transactions held the write lock.
+    pub longest_hold_ms: f64,
+    pub error: Option<String>,
+}
+
+/// `database` of the snapshot: whether the database answers, and since when it does not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    pub reachable: bool,
+    /// RFC 3339: when it stopped answering (`None` while reachable).
+    pub since: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Default for DatabaseInfo {
+    fn default() -> Self {
+        DatabaseInfo {
+            reachable: true,
+            since: None,
+            last_error: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

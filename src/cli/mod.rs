@@ -1,12 +1,15 @@
 //! The subcommands' bodies (argument structs and what each does); `main.rs` only dispatches.
 
+pub mod backup;
 pub mod check;
+pub mod config_cmd;
 pub mod console;
 pub mod ctl;
 pub mod docs;
 pub mod notify;
 pub mod run;
 pub mod send;
+pub mod settings;
 
 use std::path::PathBuf;
 

@@ -8,11 +8,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::notify::{status_line, Notifier};
 use crate::cli::RootArg;
-use crate::config::ProcessorConfig;
+use crate::config::{ProcessorConfig, RetentionRules};
 use crate::processor::telemetry::Telemetry;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// Read settings from this TOML file (flags and environment variables win over it)
+    #[arg(long, env = "STATMGR_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub root: RootArg,
     /// Address of the local API (port 0: any free port; see <root>/control/endpoint)
@@ -81,6 +84,15 @@ pub struct RunArgs {
     /// Longest string field accepted, in bytes
     #[arg(long, default_value_t = 4096)]
     pub max_string_bytes: usize,
+    /// Delete messages older than this many days (by the message's own time) [default: keep forever]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retain_days: Option<u32>,
+    /// Days to keep per severity, e.g. error=90,warning=30,info=7 (others: --retain-days)
+    #[arg(long, value_name = "SEV=DAYS,...", value_parser = RetentionRules::parse)]
+    pub retain: Option<RetentionRules>,
+    /// Seconds between retention passes (one also runs at start)
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retain_interval: u64,
     /// Most pages the database may grow to (a test of a full database)
     #[arg(long, hide = true)]
     pub max_db_pages: Option<u64>,
@@ -119,6 +131,8 @@ impl RunArgs {
         c.limits.max_string_bytes = self.max_string_bytes;
         c.database = self.database.clone().filter(|url| !url.trim().is_empty());
         c.max_db_pages = self.max_db_pages;
+        c.retention = self.retain.unwrap_or_default().or_days(self.retain_days);
+        c.retain_interval = Duration::from_secs(self.retain_interval);
         c
     }
 }
@@ -166,7 +180,16 @@ fn stderr_is_journal() -> bool {
     std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
-pub fn main(args: RunArgs) -> ExitCode {
+/// `argv`: the arguments after `run`; merged with the config file they name.
+pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    let args = match crate::cli::settings::resolve(argv) {
+        Ok(resolved) => resolved.args,
+        Err(crate::cli::settings::ConfigError::Usage(err)) => err.exit(),
+        Err(err) => {
+            eprintln!("statmgr: {err}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging(args.log_format);
     let runtime = match crate::cli::runtime() {
         Ok(r) => r,

@@ -14,6 +14,7 @@ pub mod intake;
 pub mod keys;
 pub mod postgres;
 pub mod requeue;
+pub mod retention;
 pub mod retry;
 pub mod retry_file;
 pub mod settle;
@@ -61,7 +62,7 @@ pub fn start(
     dirs.create()?;
     let lock = dirs.lock()?;
     dirs.remove_stale_temporaries();
-    let (store, db_reader) = open_store(&config, &dirs)?;
+    let (store, db_reader, pruner) = open_store(&config, &dirs)?;
     let telemetry = Arc::new(telemetry::Telemetry::new(
         config.root.display().to_string(),
         ConfigInfo {
@@ -109,10 +110,18 @@ pub fn start(
     };
     threads.push(spawn("committer", Box::new(move || committer.run()))?);
     threads.push(spawn("intake", Box::new(move || intake.run()))?);
-    let t = telemetry.clone();
+    let retention = retention::Retention {
+        rules: config.retention,
+        interval: config.retain_interval,
+        pruner,
+        telemetry: telemetry.clone(),
+        stop: stop_rx.clone(),
+    };
+    threads.push(spawn("retention", Box::new(move || retention.run()))?);
+    let reader_telemetry = telemetry.clone();
     threads.push(spawn(
         "db-reader",
-        Box::new(move || poll_db_max(db_reader, &db_max, &t.health, &stop_rx)),
+        Box::new(move || poll_db_max(db_reader, &db_max, &reader_telemetry, &stop_rx)),
     )?);
 
     telemetry.set_state(ProcessorState::Running);
@@ -130,12 +139,12 @@ pub fn start(
     })
 }
 
-/// The committer's store and where telemetry reads `MAX(record_id)`: the state
-/// directory's SQLite file, or the PostgreSQL database of `--database`.
-fn open_store(
-    config: &ProcessorConfig,
-    dirs: &StateDir,
-) -> Result<(Box<dyn store::Store>, DbMaxReader), Error> {
+/// The committer's store, where telemetry reads `MAX(record_id)`, and retention's own
+/// connection.
+type OpenedStore = (Box<dyn store::Store>, DbMaxReader, Box<dyn store::Pruner>);
+
+/// Opens the state directory's SQLite file, or the PostgreSQL database of `--database`.
+fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<OpenedStore, Error> {
     match &config.database {
         None => {
             let mut store = sqlite::SqliteStore::open(&dirs.db, config.busy_timeout)?;
@@ -150,12 +159,14 @@ fn open_store(
                 busy: config.busy_timeout,
                 open: None,
             };
-            Ok((Box::new(store), reader))
+            let pruner = sqlite::SqlitePruner::open(&dirs.db, config.busy_timeout)?;
+            Ok((Box::new(store), reader, Box::new(pruner)))
         }
         Some(url) => {
             let store = postgres::PgStore::open_blocking(url, &postgres::options(config))?;
             let reader = DbMaxReader::Postgres(store.reader());
-            Ok((Box::new(store), reader))
+            let pruner = store.pruner();
+            Ok((Box::new(store), reader, Box::new(pruner)))
         }
     }
 }
@@ -200,23 +211,28 @@ impl DbMaxReader {
 }
 
 /// Keeps `MAX(record_id)` fresh for the allocator panel, on its own read connection, and
-/// tells the health model whether the database can be read (and, after a failed commit,
-/// written) now.
+/// tells the health model and the snapshot whether the database can be read (and, after a
+/// failed commit, written) now (the snapshot's `database`, /readyz).
 fn poll_db_max(
     mut reader: DbMaxReader,
     db_max: &AtomicI64,
-    health: &health::Health,
+    telemetry: &telemetry::Telemetry,
     stop: &crossbeam_channel::Receiver<()>,
 ) {
     loop {
         match reader.max_record_id() {
             Ok(value) => {
                 db_max.store(value, Ordering::Relaxed);
+                telemetry.database_reachable();
+                let health = &telemetry.health;
                 if health.database_problem().is_some() && reader.writable() {
                     health.database_ok();
                 }
             }
-            Err(e) => health.database_failed(&e),
+            Err(e) => {
+                telemetry.database_unreachable(&e);
+                telemetry.health.database_failed(&e);
+            }
         }
         if !matches!(
             stop.recv_timeout(DB_POLL),

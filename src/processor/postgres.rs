@@ -3,6 +3,7 @@
 
 mod classify;
 mod connect;
+mod prune;
 mod read;
 mod schema;
 mod tls;
@@ -16,6 +17,7 @@ use deadpool_postgres::{Client, Object, Pool, PoolError};
 
 pub use classify::{classify, classify_state};
 pub use connect::{is_postgres_url, processor_name};
+pub use prune::PgPruner;
 pub use read::PgReader;
 pub use schema::{RECORD_ID_SEQUENCE, SCHEMA_VERSION};
 pub use tls::ROOT_CERT_ENV;
@@ -109,6 +111,11 @@ struct Backend {
     timeout: Duration,
     /// The URL without its password.
     name: String,
+    /// `INCREMENT BY` of the key sequence if this processor creates it.
+    block_size: i64,
+    /// Whether the schema has been checked and migrated. A database that cannot be reached
+    /// at start is prepared by the first operation that reaches it.
+    schema_ready: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Backend {
@@ -121,9 +128,41 @@ impl Drop for Backend {
 }
 
 impl Backend {
-    /// Runs one operation on a pooled connection, within the timeout. Must not be called
-    /// from inside a tokio runtime (the committer and reader threads are plain threads).
+    /// Runs one operation on a pooled connection, within the timeout, after preparing the
+    /// schema if that has not been done yet. Must not be called from inside a tokio runtime
+    /// (the committer and reader threads are plain threads).
     fn run<T>(
+        &self,
+        what: &str,
+        operation: impl AsyncFnOnce(&mut Client) -> Result<T, Fail>,
+    ) -> Result<T, StoreError> {
+        if !self.schema_ready.load(std::sync::atomic::Ordering::Acquire) {
+            // Never "permanent" here (a newer schema found after a late start): that would
+            // bisect every batch into stuck/; the batches wait in retry/ with the reason.
+            self.prepare_schema()
+                .map_err(|err| StoreError::Transient(with_context(what, err).message()))?;
+        }
+        self.run_now(what, operation)
+    }
+
+    /// Checks the schema version, applies pending migrations (idempotent, under an
+    /// advisory lock) and creates the key sequence if missing.
+    fn prepare_schema(&self) -> Result<(), StoreError> {
+        let block_size = self.block_size;
+        let increment = self.run_now("prepare the schema", async |client| {
+            schema::migrate(client, block_size).await
+        })?;
+        if !self.schema_ready.swap(true, std::sync::atomic::Ordering::AcqRel) && increment != block_size {
+            tracing::warn!(
+                "the record id sequence hands out blocks of {increment} ids (set when it was created); \
+                 --key-block {block_size} is not used (ALTER SEQUENCE {RECORD_ID_SEQUENCE} INCREMENT BY n \
+                 changes it for every processor)"
+            );
+        }
+        Ok(())
+    }
+
+    fn run_now<T>(
         &self,
         what: &str,
         operation: impl AsyncFnOnce(&mut Client) -> Result<T, Fail>,
@@ -157,6 +196,13 @@ impl Backend {
     }
 }
 
+/// What `open` does when the server cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreachable {
+    Refuse,
+    Wait,
+}
+
 /// The committer's store on PostgreSQL.
 pub struct PgStore {
     backend: Arc<Backend>,
@@ -174,9 +220,27 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// Connects, applies pending migrations (idempotent; safe with several processors
-    /// starting at once) and creates the key sequence if missing. Must not be called from
-    /// inside a tokio runtime: `open_blocking` is for callers that are.
+    /// starting at once) and creates the key sequence if missing. Every failure is an
+    /// error. Must not be called from inside a tokio runtime.
     pub fn open(url: &str, options: &PgOptions) -> Result<PgStore, Error> {
+        PgStore::open_with(url, options, Unreachable::Refuse)
+    }
+
+    /// `open` for a processor, from any thread (including one inside a tokio runtime, as
+    /// `processor::start` is). A server that cannot be reached now (a transient failure)
+    /// is not an error: the store opens, every operation fails as transient (batches wait
+    /// in `retry/`) and the first one that reaches the server prepares the schema. A newer
+    /// schema or a bad URL is still an error.
+    pub fn open_blocking(url: &str, options: &PgOptions) -> Result<PgStore, Error> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| PgStore::open_with(url, options, Unreachable::Wait))
+                .join()
+                .unwrap_or_else(|_| Err(Error::Config("opening the PostgreSQL store panicked".into())))
+        })
+    }
+
+    fn open_with(url: &str, options: &PgOptions, unreachable: Unreachable) -> Result<PgStore, Error> {
         let target = connect::parse_url(url, options.timeout)?;
         let name = connect::describe(&target.config);
         let runtime = connect::runtime()?;
@@ -189,42 +253,39 @@ impl PgStore {
             pool,
             timeout: options.timeout,
             name: name.clone(),
+            block_size: options.key_block_size,
+            schema_ready: std::sync::atomic::AtomicBool::new(false),
         });
-        let block_size = options.key_block_size;
-        let increment = backend
-            .run("open", async |client| schema::migrate(client, block_size).await)
-            .map_err(|err| Error::Database {
-                path: name.clone(),
-                message: err.to_string(),
-            })?;
-        if increment != block_size {
-            tracing::warn!(
-                "the record id sequence hands out blocks of {increment} ids (set when it was created); \
-                 --key-block {block_size} is not used (ALTER SEQUENCE {RECORD_ID_SEQUENCE} INCREMENT BY n \
-                 changes it for every processor)"
-            );
+        match backend.prepare_schema() {
+            Ok(()) => {
+                tracing::info!(database = %name, processor = %options.processor, "PostgreSQL store open")
+            }
+            Err(StoreError::Transient(why)) if unreachable == Unreachable::Wait => tracing::warn!(
+                database = %name,
+                "PostgreSQL cannot be reached at start ({why}); starting anyway: batches wait in \
+                 retry/ and commit once it answers"
+            ),
+            Err(err) => {
+                return Err(Error::Database {
+                    path: name.clone(),
+                    message: err.to_string(),
+                })
+            }
         }
-        tracing::info!(database = %name, processor = %options.processor, "PostgreSQL store open");
         Ok(PgStore {
             backend,
             processor: options.processor.clone(),
         })
     }
 
-    /// `open` from any thread, including one inside a tokio runtime (as `processor::start`
-    /// is): the blocking work runs on a thread of its own.
-    pub fn open_blocking(url: &str, options: &PgOptions) -> Result<PgStore, Error> {
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| PgStore::open(url, options))
-                .join()
-                .unwrap_or_else(|_| Err(Error::Config("opening the PostgreSQL store panicked".into())))
-        })
-    }
-
     /// A reader for telemetry that shares this store's pool.
     pub fn reader(&self) -> PgReader {
         PgReader::new(self.backend.clone())
+    }
+
+    /// Retention's handle on this store's pool (its own connection from it).
+    pub fn pruner(&self) -> PgPruner {
+        PgPruner::new(self.backend.clone())
     }
 
     /// The database, without its password (for logs).

@@ -1,8 +1,10 @@
 //! The SQLite implementation of `Store`: one write connection that reopens itself when it
 //! can no longer recover, plus a separate read connection for telemetry.
 
+pub mod backup;
 mod checkpointer;
 mod classify;
+mod prune;
 mod read;
 mod schema;
 mod write;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
+pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
 

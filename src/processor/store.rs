@@ -96,3 +96,34 @@ pub trait Store: Send {
     /// Housekeeping between batches (SQLite: a WAL checkpoint). Failures are not fatal.
     fn maintain(&mut self) -> Result<(), StoreError>;
 }
+
+/// Deletes old messages for retention, on a connection of its own (never the committer's),
+/// in transactions small enough to keep the write lock short.
+pub trait Pruner: Send {
+    /// Deletes at most `limit` messages whose `time` is before their severity's cutoff,
+    /// with their insertion strings and attributes, in one transaction.
+    fn prune_chunk(&mut self, cutoffs: &Cutoffs, limit: usize) -> Result<Chunk, StoreError>;
+
+    /// The `time` (RFC 3339, UTC) of the oldest stored message, and the database's size.
+    fn oldest_and_size(&mut self) -> Result<(Option<String>, u64), StoreError>;
+
+    /// Rows in `status_messages` (a full count: called rarely).
+    fn count_rows(&mut self) -> Result<u64, StoreError>;
+}
+
+/// Per severity, the instant before which messages go (`None`: kept forever).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cutoffs {
+    pub error: Option<chrono::DateTime<chrono::Utc>>,
+    pub warning: Option<chrono::DateTime<chrono::Utc>>,
+    pub info: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What one prune transaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Chunk {
+    /// Messages deleted (their child rows went with them).
+    pub deleted: u64,
+    /// How long the write lock (or the delete transaction) was held.
+    pub held: std::time::Duration,
+}

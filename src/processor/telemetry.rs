@@ -7,9 +7,12 @@ use std::time::{Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
+mod store_health;
+
 use crate::api::wire::{
-    AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, Event, EventKind, FileKind,
-    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, SetEntry, Snapshot, SNAPSHOT_VERSION,
+    AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, DatabaseInfo, Event, EventKind,
+    FileKind, FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, SetEntry,
+    Snapshot, SNAPSHOT_VERSION,
 };
 use crate::processor::file_index::FileIndex;
 
@@ -45,6 +48,8 @@ struct Model {
     batches: VecDeque<BatchInfo>,
     allocator: AllocatorInfo,
     counters: Counters,
+    retention: RetentionInfo,
+    database: DatabaseInfo,
 }
 
 impl Model {
@@ -337,6 +342,8 @@ impl Telemetry {
             counters: m.counters.clone(),
             config: self.config.clone(),
             last_event_id,
+            retention: m.retention.clone(),
+            database: m.database.clone(),
         }
     }
 }

@@ -143,6 +143,26 @@ pub fn snapshot() -> Snapshot {
         },
         discarded: FilePage::default(),
         last_event_id: 9000,
+        retention: statmgr::api::wire::RetentionInfo {
+            enabled: true,
+            rules: vec![
+                statmgr::api::wire::RetentionRule {
+                    severity: "error".into(),
+                    days: 90,
+                },
+                statmgr::api::wire::RetentionRule {
+                    severity: "info".into(),
+                    days: 7,
+                },
+            ],
+            interval_s: 60,
+            pruned_total: 48_210,
+            last_pass: None,
+            rows: Some(1_250_000),
+            database_bytes: Some(512 * 1024 * 1024),
+            oldest_message: Some("2024-02-01T10:00:00Z".into()),
+        },
+        database: Default::default(),
     }
 }
 

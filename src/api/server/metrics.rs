@@ -161,6 +161,51 @@ impl Collector for TelemetryCollector {
             "Allocator reconciliations",
             a.resyncs,
         )?;
+        let r = &s.retention;
+        gauge(
+            e,
+            "statmgr_retention_enabled",
+            "1 when --retain-days or --retain is set",
+            f64::from(u8::from(r.enabled)),
+        )?;
+        counter(
+            e,
+            "statmgr_retention_pruned",
+            "Messages deleted by retention since start",
+            r.pruned_total,
+        )?;
+        if let Some(pass) = &r.last_pass {
+            gauge(
+                e,
+                "statmgr_retention_last_pass_longest_hold_seconds",
+                "Longest write-lock hold of the last retention pass",
+                pass.longest_hold_ms / 1000.0,
+            )?;
+        }
+        if let Some(rows) = r.rows {
+            gauge(e, "statmgr_database_rows", "Messages stored", rows as f64)?;
+        }
+        if let Some(bytes) = r.database_bytes {
+            gauge(e, "statmgr_database_bytes", "Size of the database", bytes as f64)?;
+        }
+        if let Some(oldest) = r
+            .oldest_message
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            gauge(
+                e,
+                "statmgr_oldest_message_timestamp_seconds",
+                "Unix time of the oldest stored message",
+                oldest.timestamp() as f64,
+            )?;
+        }
+        gauge(
+            e,
+            "statmgr_database_reachable",
+            "1 while the database answers",
+            f64::from(u8::from(s.database.reachable)),
+        )?;
         gauge(
             e,
             "statmgr_uptime_seconds",

@@ -242,6 +242,8 @@ mod tests {
             config: ConfigInfo::default(),
             discarded: FilePage::default(),
             last_event_id: 0,
+            retention: Default::default(),
+            database: Default::default(),
         }
     }
 

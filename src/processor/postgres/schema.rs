@@ -15,8 +15,9 @@ pub(super) const SEQUENCE_LOCK: i64 = 0x7374_6d67_0002;
 pub const RECORD_ID_SEQUENCE: &str = "statmgr_record_ids";
 
 /// Migration `i` brings the schema from version i to i + 1, in the transaction that
-/// records the new version.
-const MIGRATIONS: &[&str] = &[V1];
+/// records the new version. To change the schema, append a `Vn` (never edit a released
+/// one): older databases are brought forward, a newer one is refused untouched.
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Columns as in SQLite (see sqlite/schema.rs), with PostgreSQL types; `time` keeps the
 /// producer's RFC 3339 text unchanged. The sequence replaces SQLite's `allocator` table;
@@ -65,6 +66,13 @@ CREATE TABLE batches (
 );
 ";
 
+/// Retention finds old messages through this index, per severity. `time` is the
+/// producer's RFC 3339 text: compared as text, so a message's UTC offset can shift when
+/// it is pruned by up to that offset (hours, against rules counted in days).
+const V2: &str = "
+CREATE INDEX IF NOT EXISTS status_messages_retention ON status_messages (severity, time);
+";
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -85,8 +93,8 @@ pub(super) async fn migrate(client: &mut Client, block_size: i64) -> Result<i64,
     };
     if !(0..=SCHEMA_VERSION).contains(&current) {
         return Err(Fail::Invalid(format!(
-            "the PostgreSQL schema is version {current}, this statmgr knows versions up to \
-             {SCHEMA_VERSION}; use a newer statmgr"
+            "the PostgreSQL schema is version {current}, newer than this statmgr (which knows \
+             versions up to {SCHEMA_VERSION}); it is left unchanged: use a newer statmgr"
         )));
     }
     if current < SCHEMA_VERSION {

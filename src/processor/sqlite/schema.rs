@@ -16,8 +16,10 @@ pub(super) const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 const STATEMENT_CACHE: usize = 32;
 
 /// Migration `i` brings the schema from `user_version` i to i + 1; they run in order, at
-/// start, each version in the same transaction as the `user_version` it sets.
-const MIGRATIONS: &[&str] = &[V1];
+/// start, all pending ones in the same transaction as the `user_version` they set.
+/// To change the schema, append a `Vn` here (never edit a released one): a database at
+/// any older version is brought forward, one newer than this list is refused untouched.
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The child tables are `WITHOUT ROWID`: their composite key is the whole row's identity,
 /// so one B-tree per table instead of a table plus an index (half the writes).
@@ -74,6 +76,16 @@ CREATE TABLE IF NOT EXISTS allocator (
 );
 ";
 
+/// Retention (`--retain-days`, `--retain`) finds old messages through this index: per
+/// severity, by the message's own time as a Julian day, so timestamps with different UTC
+/// offsets compare by the instant they name (`upper`: RFC 3339 allows `t` and `z`, SQLite
+/// reads only `T` and `Z`). SQLite cannot read an offset beyond ±14:59 or a leap second:
+/// such a message is kept. A pass that finds nothing is one search of this index.
+const V2: &str = "
+CREATE INDEX IF NOT EXISTS status_messages_retention
+    ON status_messages (severity, julianday(upper(time)));
+";
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -95,6 +107,9 @@ pub(super) fn connect(path: &Path, busy_timeout: Duration, create: Create) -> Re
     }
     let conn = Connection::open_with_flags(path, flags).map_err(classify)?;
     conn.busy_timeout(busy_timeout).map_err(classify)?;
+    // Before anything that could write (the journal mode is stored in the file): a schema
+    // newer than this build is refused with the file untouched.
+    check_version(version(&conn).map_err(classify)?)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(classify)?;
@@ -146,8 +161,8 @@ pub(super) fn version(conn: &Connection) -> rusqlite::Result<i64> {
 fn check_version(version: i64) -> Result<i64, StoreError> {
     if !(0..=SCHEMA_VERSION).contains(&version) {
         return Err(StoreError::Permanent(format!(
-            "the database schema is version {version}, this statmgr knows versions up to {SCHEMA_VERSION}; \
-             use a newer statmgr"
+            "the database schema is version {version}, newer than this statmgr (which knows \
+             versions up to {SCHEMA_VERSION}); it is left unchanged: use a newer statmgr"
         )));
     }
     Ok(version)

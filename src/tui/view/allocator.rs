@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::api::wire::AllocatorInfo;
+use crate::api::wire::{AllocatorInfo, RetentionInfo};
 use crate::tui::format;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -19,6 +19,48 @@ use crate::tui::view::{panel, text};
 pub fn conflict(a: &AllocatorInfo, shared: bool) -> bool {
     let taken = a.next_id > 0 && a.db_max_id >= a.next_id;
     taken && (!shared || a.db_max_id < a.block_end)
+}
+
+/// What the database holds and what retention did, most important first, as much as fits
+/// in `width` columns: rows, size, oldest message, pruned (or "kept forever").
+pub fn retention_line(r: &RetentionInfo, width: usize) -> String {
+    let mut parts = Vec::new();
+    if let Some(rows) = r.rows {
+        parts.push(format!("{} rows", format::count(rows)));
+    }
+    if let Some(bytes) = r.database_bytes {
+        parts.push(format::bytes(bytes));
+    }
+    if r.enabled {
+        parts.push(format!("pruned {}", format::count(r.pruned_total)));
+    } else {
+        parts.push("kept forever".into());
+    }
+    if let Some(oldest) = &r.oldest_message {
+        parts.push(format!("from {}", oldest.get(..10).unwrap_or(oldest)));
+    }
+    if let Some(error) = r.last_pass.as_ref().and_then(|p| p.error.as_ref()) {
+        parts.insert(
+            0,
+            format!(
+                "retention failing: {}",
+                crate::tui::sanitize::fit_string(error, 40)
+            ),
+        );
+    }
+    let mut line = String::new();
+    for part in parts {
+        let next = if line.is_empty() {
+            format!(" {part} ")
+        } else {
+            format!("· {part} ")
+        };
+        if crate::tui::sanitize::width(&line) + crate::tui::sanitize::width(&next) > width {
+            break;
+        }
+        line.push_str(&next);
+    }
+    line
 }
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -34,7 +76,19 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if conflict {
         title.push(Span::styled(" ⚠ KEY CONFLICT ", s.error));
     }
-    let block = panel(title, false, theme);
+    let room = area.width.saturating_sub(2) as usize;
+    // While the database does not answer, its last error takes the place of the figures.
+    let bottom = match (&snap.database.reachable, &snap.database.last_error) {
+        (false, Some(error)) => Span::styled(
+            format!(
+                " {} ",
+                crate::tui::sanitize::fit_string(&format!("database: {error}"), room.saturating_sub(2))
+            ),
+            s.error,
+        ),
+        _ => Span::styled(retention_line(&snap.retention, room), s.muted),
+    };
+    let block = panel(title, false, theme).title_bottom(Line::from(bottom));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = inner.width as usize;

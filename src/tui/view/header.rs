@@ -136,7 +136,7 @@ fn connected(state: &State, theme: &Theme) -> Vec<Span<'static>> {
         ProcessorState::Stopped => ("■", s.state_down),
     };
     let uptime = format::age(snap.uptime_s + state.snapshot_age_s());
-    vec![
+    let mut out = vec![
         Span::styled(format!(" {symbol} {} ", format::state_word(snap.state)), style),
         sep(theme),
         Span::styled(format!("up {uptime}"), s.header),
@@ -148,5 +148,18 @@ fn connected(state: &State, theme: &Theme) -> Vec<Span<'static>> {
             ),
             s.header,
         ),
-    ]
+    ];
+    if !snap.database.reachable {
+        let since = snap.database.since.as_deref().map_or("?", format::clock);
+        out.push(sep(theme));
+        out.push(Span::styled(
+            format!(" ✖ database unreachable since {since} "),
+            s.state_down,
+        ));
+        if let Some(error) = &snap.database.last_error {
+            out.push(Span::styled(" ", s.header));
+            out.extend(text::spans(error, 60, s.header.patch(s.muted), theme));
+        }
+    }
+    out
 }

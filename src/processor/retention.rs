@@ -1,0 +1,201 @@
+//! Retention: deletes messages older than their severity's rule (by the message's own
+//! `time`), a pass at start and every `--retain-interval`, on a thread and connection of
+//! its own, in transactions kept short; and keeps the "what is stored" figures fresh.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+
+use crate::api::wire::{RetentionPass, RetentionRule};
+use crate::config::RetentionRules;
+use crate::processor::store::{Cutoffs, Pruner};
+use crate::processor::telemetry::{rfc3339, Telemetry};
+
+/// Each delete transaction aims to hold the write lock about this long: the chunk size
+/// adapts to it, far below the 50 ms a commit may be kept waiting.
+const HOLD_TARGET: Duration = Duration::from_millis(15);
+const FIRST_CHUNK: usize = 200;
+const MIN_CHUNK: usize = 10;
+const MAX_CHUNK: usize = 2_000;
+/// Between two delete transactions the committer gets the lock for at least this long,
+/// and for twice as long as the last one held it (retention takes at most a third).
+const MIN_GAP: Duration = Duration::from_millis(10);
+/// A full `count(*)` of the messages runs this often; in between the count follows this
+/// processor's commits and prunes.
+const RECOUNT: Duration = Duration::from_secs(600);
+
+pub struct Retention {
+    pub rules: RetentionRules,
+    pub interval: Duration,
+    pub pruner: Box<dyn Pruner>,
+    pub telemetry: Arc<Telemetry>,
+    /// Disconnected when shutdown begins.
+    pub stop: Receiver<()>,
+}
+
+/// The last full count, and the counters it was taken at.
+struct Count {
+    at: Instant,
+    rows: u64,
+    committed: u64,
+    pruned: u64,
+}
+
+impl Retention {
+    pub fn run(mut self) {
+        let rules = self.rules;
+        let interval = self.interval;
+        self.telemetry.update_retention(|r| {
+            r.enabled = !rules.is_off();
+            r.interval_s = interval.as_secs();
+            r.rules = rules
+                .rules()
+                .into_iter()
+                .map(|(severity, days)| RetentionRule {
+                    severity: severity.as_str().to_string(),
+                    days,
+                })
+                .collect();
+        });
+        let mut chunk = FIRST_CHUNK;
+        let mut count: Option<Count> = None;
+        loop {
+            if !self.rules.is_off() {
+                self.pass(&mut chunk);
+            }
+            self.refresh_figures(&mut count);
+            match self.stop.recv_timeout(self.interval) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        matches!(self.stop.try_recv(), Err(TryRecvError::Disconnected) | Ok(()))
+    }
+
+    /// One pass: delete transactions until no old message is left (or shutdown).
+    fn pass(&mut self, chunk: &mut usize) {
+        let started = Instant::now();
+        let cutoffs = cutoffs(&self.rules, chrono::Utc::now());
+        let (mut pruned, mut longest, mut error) = (0u64, Duration::ZERO, None);
+        while !self.stopping() {
+            let limit = *chunk;
+            match self.pruner.prune_chunk(&cutoffs, limit) {
+                Ok(done) => {
+                    pruned += done.deleted;
+                    longest = longest.max(done.held);
+                    self.telemetry
+                        .update_retention(|r| r.pruned_total += done.deleted);
+                    *chunk = next_chunk(limit, done.held);
+                    if done.deleted < limit as u64 {
+                        break;
+                    }
+                    std::thread::sleep((done.held * 2).max(MIN_GAP));
+                }
+                Err(err) => {
+                    tracing::warn!("retention: {err}; tried again at the next pass");
+                    error = Some(err.to_string());
+                    break;
+                }
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                longest_hold_ms = longest.as_secs_f64() * 1e3,
+                "retention pass deleted old messages"
+            );
+        }
+        self.telemetry.update_retention(|r| {
+            r.last_pass = Some(RetentionPass {
+                at: rfc3339(SystemTime::now()),
+                pruned,
+                duration_ms: started.elapsed().as_secs_f64() * 1e3,
+                longest_hold_ms: longest.as_secs_f64() * 1e3,
+                error,
+            })
+        });
+    }
+
+    /// Rows stored, database size, oldest message.
+    fn refresh_figures(&mut self, count: &mut Option<Count>) {
+        let committed = self.telemetry.counters().committed;
+        let pruned = self.telemetry.retention().pruned_total;
+        if count.as_ref().is_none_or(|c| c.at.elapsed() >= RECOUNT) {
+            match self.pruner.count_rows() {
+                Ok(rows) => {
+                    *count = Some(Count {
+                        at: Instant::now(),
+                        rows,
+                        committed,
+                        pruned,
+                    })
+                }
+                Err(err) => tracing::debug!("retention: cannot count the messages: {err}"),
+            }
+        }
+        let rows = count.as_ref().map(|c| {
+            (c.rows + committed.saturating_sub(c.committed)).saturating_sub(pruned.saturating_sub(c.pruned))
+        });
+        let figures = self.pruner.oldest_and_size();
+        self.telemetry.update_retention(|r| {
+            r.rows = rows;
+            if let Ok((oldest, bytes)) = figures {
+                r.oldest_message = oldest;
+                r.database_bytes = Some(bytes);
+            }
+        });
+    }
+}
+
+/// The instant before which each severity's messages go.
+pub fn cutoffs(rules: &RetentionRules, now: chrono::DateTime<chrono::Utc>) -> Cutoffs {
+    let before = |days: Option<u32>| days.map(|d| now - chrono::Duration::days(d as i64));
+    Cutoffs {
+        error: before(rules.error),
+        warning: before(rules.warning),
+        info: before(rules.info),
+    }
+}
+
+/// Halves the chunk when a transaction held the lock past the target, grows it when it
+/// was well under.
+fn next_chunk(limit: usize, held: Duration) -> usize {
+    if held > HOLD_TARGET {
+        (limit / 2).max(MIN_CHUNK)
+    } else if held < HOLD_TARGET / 3 {
+        (limit + limit / 2).min(MAX_CHUNK)
+    } else {
+        limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chunk_follows_the_lock_hold_time() {
+        assert_eq!(next_chunk(1000, Duration::from_millis(40)), 500);
+        assert_eq!(next_chunk(10, Duration::from_millis(40)), MIN_CHUNK);
+        assert_eq!(next_chunk(1000, Duration::from_millis(1)), 1500);
+        assert_eq!(next_chunk(MAX_CHUNK, Duration::from_millis(1)), MAX_CHUNK);
+        assert_eq!(next_chunk(1900, Duration::from_millis(1)), MAX_CHUNK);
+        assert_eq!(next_chunk(1000, Duration::from_millis(10)), 1000);
+    }
+
+    #[test]
+    fn cutoffs_are_per_severity() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-31T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let rules = RetentionRules::parse("error=90,info=1").unwrap();
+        let c = cutoffs(&rules, now);
+        assert_eq!(c.error.unwrap().to_rfc3339(), "2025-12-31T12:00:00+00:00");
+        assert_eq!(c.warning, None);
+        assert_eq!(c.info.unwrap().to_rfc3339(), "2026-03-30T12:00:00+00:00");
+    }
+}
