@@ -109,7 +109,7 @@ impl Committer {
 
     pub fn run(mut self) {
         let telemetry = self.settler.telemetry.clone();
-        let _alive = telemetry.health.enter(Worker::Committer);
+        let alive = telemetry.health.enter(Worker::Committer);
         if let Err(e) = self.settler.keys.reconcile(self.settler.store.as_mut()) {
             tracing::warn!("cannot reconcile the allocator at start ({e}); will try before the first commit");
         }
@@ -154,6 +154,7 @@ impl Committer {
             }
         }
         self.finish();
+        alive.finish();
     }
 
     fn next_wakeup(&self) -> Instant {

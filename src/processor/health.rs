@@ -34,6 +34,9 @@ struct Beat {
     last_ms: AtomicU64,
     started: AtomicBool,
     stopped: AtomicBool,
+    /// The thread ended its loop because shutdown was asked for: its work is done, which is
+    /// not a failure (a draining processor is alive until it exits).
+    finished: AtomicBool,
 }
 
 /// Why the database is not usable now, and since when.
@@ -66,18 +69,29 @@ impl Default for Health {
     }
 }
 
-/// Marks its thread stopped when dropped, also when the thread unwinds from a panic.
+/// Marks its thread stopped when dropped, also when the thread unwinds from a panic,
+/// unless the thread said it finished because shutdown was asked for.
 pub struct BeatGuard<'a> {
     health: &'a Health,
     worker: Worker,
 }
 
-impl Drop for BeatGuard<'_> {
-    fn drop(&mut self) {
+impl BeatGuard<'_> {
+    /// The thread's loop ended because shutdown was asked for: it stays counted as alive.
+    pub fn finish(self) {
         self.health
             .beat_of(self.worker)
-            .stopped
+            .finished
             .store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for BeatGuard<'_> {
+    fn drop(&mut self) {
+        let beat = self.health.beat_of(self.worker);
+        if !beat.finished.load(Ordering::Relaxed) {
+            beat.stopped.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -114,6 +128,9 @@ impl Health {
         let name = worker.as_str();
         if !beat.started.load(Ordering::Relaxed) {
             return Err(format!("the {name} thread has not started"));
+        }
+        if beat.finished.load(Ordering::Relaxed) {
+            return Ok(());
         }
         if beat.stopped.load(Ordering::Relaxed) {
             return Err(format!("the {name} thread has stopped"));
@@ -192,6 +209,24 @@ mod tests {
                 .unwrap_err()
                 .contains("intake"));
         }
+        let e = h.alive(Worker::Committer, Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("stopped"), "{e}");
+    }
+
+    #[test]
+    fn a_thread_that_finished_for_shutdown_stays_alive_and_a_panicked_one_does_not() {
+        let h = Health::default();
+        h.enter(Worker::Intake).finish();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(h.alive(Worker::Intake, Duration::from_millis(5)), Ok(()));
+        let h = std::sync::Arc::new(Health::default());
+        let h2 = h.clone();
+        let joined = std::thread::spawn(move || {
+            let _g = h2.enter(Worker::Committer);
+            panic!("the committer panics");
+        })
+        .join();
+        assert!(joined.is_err());
         let e = h.alive(Worker::Committer, Duration::from_secs(1)).unwrap_err();
         assert!(e.contains("stopped"), "{e}");
     }

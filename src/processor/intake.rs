@@ -55,7 +55,7 @@ impl Queue {
 impl Intake {
     /// Runs until shutdown. Never returns an error: failures are logged and retried.
     pub fn run(self) {
-        let _alive = self.telemetry.health.enter(Worker::Intake);
+        let alive = self.telemetry.health.enter(Worker::Intake);
         let (hint_tx, hints) = crossbeam_channel::unbounded();
         let watcher = notify::recommended_watcher(move |ev| {
             let _ = hint_tx.send(ev);
@@ -109,6 +109,8 @@ impl Intake {
             }
             self.publish();
         }
+        // Shutdown asked intake to stop taking files: a draining processor is still alive.
+        alive.finish();
     }
 
     /// Returns true if the watcher asked for a rescan (overflow or error).
