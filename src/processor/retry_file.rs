@@ -165,42 +165,6 @@ pub fn move_to(
     sync_dir(from)
 }
 
-/// Moves `from/name` to `to/target` with a new header, its message lines copied as they
-/// are (not decoded, never all in memory: the retry worker decodes them, with the inbox's
-/// limits, when it tries the file). Rewritten in place first, then one rename, like
-/// [`move_to`].
-pub fn move_with_header(
-    from: &Path,
-    name: &str,
-    to: &Path,
-    target: &str,
-    header: &RetryHeader,
-) -> std::io::Result<()> {
-    let path = from.join(name);
-    let mut old = BufReader::new(File::open(&path)?);
-    let mut skipped = Vec::new();
-    (&mut old)
-        .take(MAX_HEADER_BYTES)
-        .read_until(b'\n', &mut skipped)?;
-    let tmp = from.join(format!(".tmp-{}-{name}", std::process::id()));
-    let written = (|| {
-        let mut out = std::fs::File::create(&tmp)?;
-        let mut line = serde_json::to_vec(header).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        out.write_all(&line)?;
-        std::io::copy(&mut old, &mut out)?;
-        out.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    std::fs::rename(&path, to.join(target))?;
-    sync_dir(to)?;
-    sync_dir(from)
-}
-
 /// Reads only the header line, cheap for large files.
 pub fn read_header(path: &Path) -> Result<RetryHeader, ReadError> {
     let mut line = Vec::new();

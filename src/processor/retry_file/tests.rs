@@ -128,25 +128,6 @@ fn an_over_size_file_is_refused_from_its_size() {
 }
 
 #[test]
-fn a_move_with_a_new_header_keeps_the_lines_as_they_are() {
-    let dir = tempfile::tempdir().unwrap();
-    let (from, to) = (dir.path().join("stuck"), dir.path().join("retry"));
-    fs::create_dir(&from).unwrap();
-    fs::create_dir(&to).unwrap();
-    let mut h = RetryHeader::new(1, "x", SystemTime::now());
-    h.attempts = 5;
-    let mut bytes = encode(&h, &[msg(1)]);
-    bytes.extend_from_slice(b"junk\n");
-    fs::write(from.join("a.batch"), &bytes).unwrap();
-    h.attempts = 0;
-    move_with_header(&from, "a.batch", &to, "b.batch", &h).unwrap();
-    assert!(!from.join("a.batch").exists());
-    let mut want = encode(&h, &[msg(1)]);
-    want.extend_from_slice(b"junk\n");
-    assert_eq!(fs::read(to.join("b.batch")).unwrap(), want);
-}
-
-#[test]
 fn chunks_keep_every_file_within_the_limits() {
     let msgs: Vec<Message> = (0..10).map(msg).collect();
     let line = encode(&RetryHeader::new(0, "", SystemTime::now()), &msgs[..1]).len();
