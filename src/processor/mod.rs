@@ -223,16 +223,13 @@ fn poll_db_max(
         match reader.max_record_id() {
             Ok(value) => {
                 db_max.store(value, Ordering::Relaxed);
-                telemetry.database_reachable();
-                let health = &telemetry.health;
-                if health.database_problem().is_some() && reader.writable() {
-                    health.database_ok();
+                // A read answered; a problem is cleared only if the database also takes
+                // writes (a read-only or locked database stays a problem until a commit).
+                if telemetry.health.database_problem().is_some() && reader.writable() {
+                    telemetry.database_reachable();
                 }
             }
-            Err(e) => {
-                telemetry.database_unreachable(&e);
-                telemetry.health.database_failed(&e);
-            }
+            Err(e) => telemetry.database_unreachable(&e),
         }
         if !matches!(
             stop.recv_timeout(DB_POLL),

@@ -93,8 +93,8 @@ impl Settler {
     /// What the commit says of the database's reachability (`/readyz`).
     fn note_database<T>(&self, outcome: &Result<T, StoreError>) {
         match outcome {
-            Ok(_) => self.telemetry.health.database_ok(),
-            Err(StoreError::Transient(e)) => self.telemetry.health.database_failed(e),
+            Ok(_) => self.telemetry.database_reachable(),
+            Err(StoreError::Transient(e)) => self.telemetry.database_unreachable(e),
             Err(_) => {} // a message's own fault (or a key conflict): the database works
         }
     }

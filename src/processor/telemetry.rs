@@ -10,9 +10,9 @@ use tokio::sync::watch;
 mod store_health;
 
 use crate::api::wire::{
-    AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, DatabaseInfo, Event, EventKind,
-    FileKind, FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, SetEntry,
-    Snapshot, SNAPSHOT_VERSION,
+    AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, Event, EventKind, FileKind,
+    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, SetEntry, Snapshot,
+    SNAPSHOT_VERSION,
 };
 use crate::processor::file_index::FileIndex;
 
@@ -49,7 +49,6 @@ struct Model {
     allocator: AllocatorInfo,
     counters: Counters,
     retention: RetentionInfo,
-    database: DatabaseInfo,
 }
 
 impl Model {
@@ -343,7 +342,7 @@ impl Telemetry {
             config: self.config.clone(),
             last_event_id,
             retention: m.retention.clone(),
-            database: m.database.clone(),
+            database: store_health::database_info(self.health.database_problem()),
         }
     }
 }
@@ -424,5 +423,25 @@ mod tests {
         let names: Vec<_> = s.retry.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["f0249", "f0248"]);
         assert_eq!(s.stuck.total, 0);
+    }
+
+    #[test]
+    fn the_snapshot_and_readiness_read_one_record_of_the_database() {
+        let t = Telemetry::new("/x".into(), ConfigInfo::default());
+        let q = FileQuery::default();
+        assert!(t.snapshot(&q, &q).database.reachable);
+        t.database_unreachable("database is locked");
+        t.database_unreachable("connection refused");
+        let db = t.snapshot(&q, &q).database;
+        assert!(!db.reachable);
+        assert_eq!(db.last_error.as_deref(), Some("connection refused"));
+        let problem = t.health.database_problem().expect("readiness sees it too");
+        assert_eq!(db.since, Some(rfc3339(problem.since)));
+        let warnings = |t: &Telemetry| t.events_after(0, 100).unwrap().len();
+        assert_eq!(warnings(&t), 1, "one event per outage");
+        t.database_reachable();
+        assert!(t.snapshot(&q, &q).database.reachable);
+        assert_eq!(t.health.database_problem(), None);
+        assert_eq!(warnings(&t), 2, "and one when it comes back");
     }
 }

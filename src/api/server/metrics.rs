@@ -203,7 +203,7 @@ impl Collector for TelemetryCollector {
         gauge(
             e,
             "statmgr_database_reachable",
-            "1 while the database answers",
+            "1 while the database is usable (the same record as statmgr_database_up and /readyz)",
             f64::from(u8::from(s.database.reachable)),
         )?;
         gauge(
