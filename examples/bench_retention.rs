@@ -23,7 +23,7 @@ struct Run {
     rate: f64,
     batch_max_ms: f64,
     batch_p99_ms: f64,
-    pass: Option<(u64, f64, f64)>,
+    pass: Option<statmgr::api::wire::RetentionPass>,
 }
 
 fn main() {
@@ -56,10 +56,16 @@ fn main() {
                 r.rate, r.batch_max_ms, r.batch_p99_ms
             );
             match r.pass {
-                Some((pruned, ms, hold)) => println!(
-                    "; pass pruned {pruned} rows in {:.1} s ({:.0} rows/s), longest write-lock hold {hold:.1} ms",
-                    ms / 1000.0,
-                    pruned as f64 / (ms / 1000.0)
+                Some(p) => println!(
+                    "; pass pruned {} rows in {:.1} s ({:.0} rows/s), {} delete transactions: \
+                     write-lock hold p99 {:.1} ms, longest {:.1} ms, {} over 50 ms",
+                    p.pruned,
+                    p.duration_ms / 1000.0,
+                    p.pruned as f64 / (p.duration_ms / 1000.0),
+                    p.transactions,
+                    p.p99_hold_ms,
+                    p.longest_hold_ms,
+                    p.holds_over_50ms
                 ),
                 None => println!(),
             }
@@ -110,7 +116,7 @@ async fn run(old: u64, messages: u64, retention: bool) -> Run {
     let pass = if retention {
         loop {
             if let Some(pass) = telemetry.retention().last_pass {
-                break Some((pass.pruned, pass.duration_ms, pass.longest_hold_ms));
+                break Some(pass);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

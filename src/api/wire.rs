@@ -96,6 +96,14 @@ pub struct RetentionPass {
     pub duration_ms: f64,
     /// The longest any one of its delete transactions held the write lock.
     pub longest_hold_ms: f64,
+    /// Its delete transactions, the 99th percentile of their write-lock holds, and how
+    /// many held it longer than 50 ms.
+    #[serde(default)]
+    pub transactions: u64,
+    #[serde(default)]
+    pub p99_hold_ms: f64,
+    #[serde(default)]
+    pub holds_over_50ms: u64,
     pub error: Option<String>,
 }
 

@@ -80,13 +80,16 @@ impl Retention {
     fn pass(&mut self, chunk: &mut usize) {
         let started = Instant::now();
         let cutoffs = cutoffs(&self.rules, chrono::Utc::now());
-        let (mut pruned, mut longest, mut error) = (0u64, Duration::ZERO, None);
+        let (mut pruned, mut error) = (0u64, None);
+        let mut holds: Vec<Duration> = Vec::new();
         while !self.stopping() {
             let limit = *chunk;
             match self.pruner.prune_chunk(&cutoffs, limit) {
                 Ok(done) => {
                     pruned += done.deleted;
-                    longest = longest.max(done.held);
+                    if done.deleted > 0 {
+                        holds.push(done.held);
+                    }
                     self.telemetry
                         .update_retention(|r| r.pruned_total += done.deleted);
                     *chunk = next_chunk(limit, done.held);
@@ -102,6 +105,8 @@ impl Retention {
                 }
             }
         }
+        let holds = Holds::of(&mut holds);
+        let longest = holds.longest;
         if pruned > 0 {
             tracing::info!(
                 pruned,
@@ -115,6 +120,9 @@ impl Retention {
                 pruned,
                 duration_ms: started.elapsed().as_secs_f64() * 1e3,
                 longest_hold_ms: longest.as_secs_f64() * 1e3,
+                transactions: holds.count,
+                p99_hold_ms: holds.p99.as_secs_f64() * 1e3,
+                holds_over_50ms: holds.over_50ms,
                 error,
             })
         });
@@ -148,6 +156,30 @@ impl Retention {
                 r.database_bytes = Some(bytes);
             }
         });
+    }
+}
+
+/// What a pass's delete transactions held the write lock for.
+struct Holds {
+    count: u64,
+    longest: Duration,
+    p99: Duration,
+    over_50ms: u64,
+}
+
+impl Holds {
+    fn of(holds: &mut [Duration]) -> Holds {
+        holds.sort_unstable();
+        let p99 = match holds.len() {
+            0 => Duration::ZERO,
+            n => holds[((n * 99).div_ceil(100)).saturating_sub(1)],
+        };
+        Holds {
+            count: holds.len() as u64,
+            longest: holds.last().copied().unwrap_or_default(),
+            p99,
+            over_50ms: holds.iter().filter(|h| **h > Duration::from_millis(50)).count() as u64,
+        }
     }
 }
 
@@ -185,6 +217,21 @@ mod tests {
         assert_eq!(next_chunk(MAX_CHUNK, Duration::from_millis(1)), MAX_CHUNK);
         assert_eq!(next_chunk(1900, Duration::from_millis(1)), MAX_CHUNK);
         assert_eq!(next_chunk(1000, Duration::from_millis(10)), 1000);
+    }
+
+    #[test]
+    fn holds_give_the_longest_the_p99_and_the_count_over_50_ms() {
+        let mut holds: Vec<Duration> = (1..=200).rev().map(Duration::from_millis).collect();
+        let h = Holds::of(&mut holds);
+        assert_eq!(h.count, 200);
+        assert_eq!(h.longest, Duration::from_millis(200));
+        assert_eq!(h.p99, Duration::from_millis(198));
+        assert_eq!(h.over_50ms, 150);
+        let none = Holds::of(&mut []);
+        assert_eq!(
+            (none.count, none.p99, none.longest),
+            (0, Duration::ZERO, Duration::ZERO)
+        );
     }
 
     #[test]
