@@ -55,7 +55,7 @@ fn main() {
                 "{name}: {:>8.0} messages/s, batch commit max {:>6.1} ms, p99 {:>6.1} ms",
                 r.rate, r.batch_max_ms, r.batch_p99_ms
             );
-            match r.pass {
+            match &r.pass {
                 Some(p) => println!(
                     "; pass pruned {} rows in {:.1} s ({:.0} rows/s), {} delete transactions: \
                      write-lock hold p99 {:.1} ms, longest {:.1} ms, {} over 50 ms",
