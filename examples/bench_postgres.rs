@@ -66,8 +66,10 @@ fn main() {
             let sql = pg.sql();
             let postmaster = postmaster_pid(&sql);
             let cpu = Cpu::now(postmaster);
+            let sampler = WaitSampler::start(pg.url());
             let rate = runtime.block_on(run(Some(pg.url()), processors, per_processor));
             let (client_cpu, server_cpu) = cpu.since(postmaster);
+            let waits = sampler.stop();
             let stored = sql.i64("SELECT count(*) FROM status_messages") as u64;
             assert_eq!(stored, processors as u64 * per_processor, "messages stored");
             let batches = sql.i64("SELECT count(*) FROM batches");
@@ -79,6 +81,7 @@ fn main() {
                  server {server_cpu:.2} s)",
                 rate / sqlite
             );
+            println!("            what the processors' sessions were doing (sampled every 20 ms): {waits}");
             pg_rates.push(rate);
         }
         results.push((sqlite, pg_rates));
@@ -104,6 +107,49 @@ fn main() {
                 to_one.join(" / ")
             );
         }
+    }
+}
+
+/// Samples what statmgr's server sessions are doing (`pg_stat_activity`: running on the
+/// CPU, or waiting for a lock, the WAL flush, I/O...) from a thread of its own.
+struct WaitSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<String>,
+}
+
+impl WaitSampler {
+    fn start(url: String) -> WaitSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let sql = postgres_support::Sql::connect(&url);
+            let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+            let mut samples = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for state in sql.strings(
+                    "SELECT COALESCE(wait_event_type || ':' || wait_event, 'on CPU') FROM pg_stat_activity
+                     WHERE application_name = 'statmgr' AND state = 'active'",
+                ) {
+                    *counts.entry(state).or_default() += 1;
+                }
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let mut top: Vec<(String, u64)> = counts.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1));
+            let parts: Vec<String> = top
+                .iter()
+                .take(6)
+                .map(|(what, n)| format!("{what} {:.0} %", 100.0 * *n as f64 / samples.max(1) as f64))
+                .collect();
+            format!("{} (of {samples} samples; a session active in every sample = 100 %)", parts.join(", "))
+        });
+        WaitSampler { stop, thread }
+    }
+
+    fn stop(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
     }
 }
 

@@ -188,6 +188,37 @@ fn a_large_batch_fails_as_the_set_based_statement_does_and_keeps_nothing() {
     assert_eq!(kind(&err), "conflict", "{err:?}");
     assert!(format!("{err:?}").contains("2100"), "{err:?}");
 
+    // A batch whose ids come from two key blocks, with another processor's message and
+    // its children between them: those are not orphans; children under the second block are.
+    sql.execute(
+        "INSERT INTO status_messages (record_id, uid, message_id, severity, component, machine, site, time,
+             received, batch_id)
+         VALUES (7000, 'between', 1, 'info', 'c', 'm', 's', '2024-01-01T00:00:00Z', now(), 0);
+         INSERT INTO status_message_insstrs (record_id, idx, value) VALUES (7000, 0, 'theirs');",
+    );
+    let two_blocks = many("blocks", BIG);
+    let ids: Vec<i64> = (6001..6101).chain(8001..8101).collect();
+    let rows = |ids: &[i64]| -> Vec<statmgr::processor::store::KeyedMessage<'_>> {
+        ids.iter()
+            .zip(&two_blocks)
+            .map(|(&record_id, message)| statmgr::processor::store::KeyedMessage { record_id, message })
+            .collect()
+    };
+    sql.execute("INSERT INTO status_message_insstrs (record_id, idx, value) VALUES (8050, 5, 'left')");
+    let err = store.commit_batch(&rows(&ids), BatchSource::Inbox, None);
+    assert_eq!(kind(&err), "conflict", "{err:?}");
+    assert!(format!("{err:?}").contains("8050"), "{err:?}");
+    sql.execute("DELETE FROM status_message_insstrs WHERE record_id = 8050");
+    let c = store.commit_batch(&rows(&ids), BatchSource::Inbox, None).unwrap();
+    assert_eq!(c.inserted, BIG as u64, "the other processor's children are not orphans");
+    sql.execute(&format!(
+        "DELETE FROM status_messages WHERE record_id >= 6001 OR uid = 'between';
+         DELETE FROM status_message_insstrs WHERE record_id >= 6001 OR record_id = 7000;
+         DELETE FROM status_message_attributes WHERE record_id >= 6001;
+         DELETE FROM batches WHERE id = {};",
+        c.batch_id
+    ));
+
     // A trigger refusing one message: permanent, with the trigger's words.
     sql.execute(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -49,12 +49,17 @@ const ATTRIBUTES: &str =
     "COPY status_message_attributes (record_id, attribute_id, value) FROM STDIN (FORMAT binary)";
 const CHILD_TYPES: [Type; 3] = [Type::INT8, Type::INT8, Type::TEXT];
 
-/// Child rows already under one of these record ids (rows another writer left): a new
-/// message must not adopt them.
-const ORPHANS: &str = "SELECT min(record_id) FROM (
-    SELECT record_id FROM status_message_insstrs WHERE record_id = ANY($1)
-    UNION ALL
-    SELECT record_id FROM status_message_attributes WHERE record_id = ANY($1)) o";
+/// The smallest record id of the batch that already has child rows (rows another writer
+/// left): a new message must not adopt them. The batch's ids come as runs of consecutive
+/// ids `[lo, hi]` (one per key block, so one or two), and each run costs two index
+/// descents whatever its length: `record_id = ANY(ids)` made the planner scan both child
+/// tables whole (a hashed filter), which grows with the database.
+const ORPHANS: &str = "SELECT min(o.record_id) FROM unnest($1::int8[], $2::int8[]) AS r(lo, hi),
+    LATERAL ((SELECT record_id FROM status_message_insstrs
+              WHERE record_id BETWEEN r.lo AND r.hi ORDER BY record_id LIMIT 1)
+             UNION ALL
+             (SELECT record_id FROM status_message_attributes
+              WHERE record_id BETWEEN r.lo AND r.hi ORDER BY record_id LIMIT 1)) AS o";
 
 const TALLY: &str = "INSERT INTO batches (id, committed_at, count, duplicates, first_record_id,
         last_record_id, duration_ms, source, source_file, processor)
@@ -140,7 +145,8 @@ async fn copy_rows(
     writer.finish().await?;
 
     let ids: Vec<i64> = rows.iter().map(|r| r.record_id).collect();
-    if let Some(record_id) = tx.query_one(ORPHANS, &[&ids]).await?.get::<_, Option<i64>>(0) {
+    let (lows, highs) = runs(&ids);
+    if let Some(record_id) = tx.query_one(ORPHANS, &[&lows, &highs]).await?.get::<_, Option<i64>>(0) {
         let uid = rows
             .iter()
             .find(|r| r.record_id == record_id)
@@ -195,4 +201,36 @@ async fn copy_rows(
         last_record_id: last,
         duration_ms,
     })
+}
+
+/// The ids as runs of consecutive values: `(starts, ends)`, both inclusive.
+fn runs(ids: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let (mut lows, mut highs) = (Vec::new(), Vec::<i64>::new());
+    for id in sorted {
+        match highs.last_mut() {
+            Some(high) if *high + 1 == id => *high = id,
+            _ => {
+                lows.push(id);
+                highs.push(id);
+            }
+        }
+    }
+    (lows, highs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn ids_become_runs_of_consecutive_values() {
+        assert_eq!(runs(&[]), (vec![], vec![]));
+        assert_eq!(runs(&[5]), (vec![5], vec![5]));
+        assert_eq!(runs(&[3, 4, 5, 6]), (vec![3], vec![6]));
+        assert_eq!(runs(&[10, 11, 100, 101, 102, 7]), (vec![7, 10, 100], vec![7, 11, 102]));
+        assert_eq!(runs(&[2, 1, 2]), (vec![1], vec![2]));
+    }
 }
