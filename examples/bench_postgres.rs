@@ -92,11 +92,17 @@ fn main() {
             v[v.len() / 2]
         };
         println!("medians of {rounds} rounds (ratios: each round's own, then the median):");
-        println!("sqlite      1 processor : {:>8.0} messages/s", median(results.iter().map(|r| r.0).collect()));
+        println!(
+            "sqlite      1 processor : {:>8.0} messages/s",
+            median(results.iter().map(|r| r.0).collect())
+        );
         for (i, processors) in counts.iter().enumerate() {
             let rates: Vec<f64> = results.iter().map(|r| r.1[i]).collect();
             let ratios: Vec<String> = results.iter().map(|r| format!("{:.2}", r.1[i] / r.0)).collect();
-            let to_one: Vec<String> = results.iter().map(|r| format!("{:.2}", r.1[i] / r.1[0])).collect();
+            let to_one: Vec<String> = results
+                .iter()
+                .map(|r| format!("{:.2}", r.1[i] / r.1[0]))
+                .collect();
             println!(
                 "postgresql  {processors} processor(s): {:>8.0} messages/s; to sqlite {} (median {:.2}); \
                  to {} processor(s) {}",
@@ -142,7 +148,10 @@ impl WaitSampler {
                 .take(6)
                 .map(|(what, n)| format!("{what} {:.0} %", 100.0 * *n as f64 / samples.max(1) as f64))
                 .collect();
-            format!("{} (of {samples} samples; a session active in every sample = 100 %)", parts.join(", "))
+            format!(
+                "{} (of {samples} samples; a session active in every sample = 100 %)",
+                parts.join(", ")
+            )
         });
         WaitSampler { stop, thread }
     }

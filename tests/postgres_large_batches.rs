@@ -70,7 +70,11 @@ fn a_large_batch_stores_the_same_rows_as_a_small_one() {
     let small = commit(&mut store, 1001, &[message("small")]).unwrap();
     assert_eq!(small.inserted, 1);
 
-    let row = |id: i64| sql.strings(&format!("SELECT {ROW} FROM status_messages WHERE record_id = {id}"));
+    let row = |id: i64| {
+        sql.strings(&format!(
+            "SELECT {ROW} FROM status_messages WHERE record_id = {id}"
+        ))
+    };
     assert_eq!(row(7), row(1001), "a copied row equals an inserted one");
     assert_eq!(sql.i64("SELECT count(*) FROM status_messages"), BIG as i64 + 1);
     assert_eq!(
@@ -105,7 +109,9 @@ fn a_large_batch_stores_the_same_rows_as_a_small_one() {
              FROM batches WHERE id = {}",
             c.batch_id
         )),
-        [format!("{BIG} 0 1 {BIG} inbox big.jsonl host-b:/srv/statmgr true")]
+        [format!(
+            "{BIG} 0 1 {BIG} inbox big.jsonl host-b:/srv/statmgr true"
+        )]
     );
     assert!(small.batch_id > c.batch_id);
     assert_eq!(store.max_record_id().unwrap(), 1001);
@@ -210,7 +216,10 @@ fn a_large_batch_fails_as_the_set_based_statement_does_and_keeps_nothing() {
     assert!(format!("{err:?}").contains("8050"), "{err:?}");
     sql.execute("DELETE FROM status_message_insstrs WHERE record_id = 8050");
     let c = store.commit_batch(&rows(&ids), BatchSource::Inbox, None).unwrap();
-    assert_eq!(c.inserted, BIG as u64, "the other processor's children are not orphans");
+    assert_eq!(
+        c.inserted, BIG as u64,
+        "the other processor's children are not orphans"
+    );
     sql.execute(&format!(
         "DELETE FROM status_messages WHERE record_id >= 6001 OR uid = 'between';
          DELETE FROM status_message_insstrs WHERE record_id >= 6001 OR record_id = 7000;
@@ -237,7 +246,10 @@ fn a_large_batch_fails_as_the_set_based_statement_does_and_keeps_nothing() {
         "nothing partial was kept"
     );
     assert_eq!(sql.i64("SELECT count(*) FROM batches"), 1);
-    assert_eq!(sql.i64("SELECT count(*) FROM status_message_insstrs"), 2 * BIG as i64);
+    assert_eq!(
+        sql.i64("SELECT count(*) FROM status_message_insstrs"),
+        2 * BIG as i64
+    );
 
     // The store still works after the refusals.
     batch[77].machine = "GOOD".into();

@@ -61,7 +61,13 @@ fn pregenerate(staging: &Path, total: u64) -> Result<()> {
 /// Releases the pre-written files into `inbox` at `rate` files per second, each with one
 /// `rename` at its due time (a late producer catches up at once rather than drifting);
 /// sends each message's uid with its rename time.
-fn produce(staging: &Path, inbox: &Path, rate: u64, seconds: u64, out: mpsc::Sender<(String, i64)>) -> Result<f64> {
+fn produce(
+    staging: &Path,
+    inbox: &Path,
+    rate: u64,
+    seconds: u64,
+    out: mpsc::Sender<(String, i64)>,
+) -> Result<f64> {
     let total = rate * seconds;
     let start = Instant::now();
     for n in 0..total {

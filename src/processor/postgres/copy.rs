@@ -146,7 +146,11 @@ async fn copy_rows(
 
     let ids: Vec<i64> = rows.iter().map(|r| r.record_id).collect();
     let (lows, highs) = runs(&ids);
-    if let Some(record_id) = tx.query_one(ORPHANS, &[&lows, &highs]).await?.get::<_, Option<i64>>(0) {
+    if let Some(record_id) = tx
+        .query_one(ORPHANS, &[&lows, &highs])
+        .await?
+        .get::<_, Option<i64>>(0)
+    {
         let uid = rows
             .iter()
             .find(|r| r.record_id == record_id)
@@ -169,7 +173,10 @@ async fn copy_rows(
         let mut writer = pin!(BinaryCopyInWriter::new(sink, &CHILD_TYPES));
         for row in rows {
             for (attribute_id, value) in &row.message.attributes {
-                writer.as_mut().write(&[&row.record_id, attribute_id, value]).await?;
+                writer
+                    .as_mut()
+                    .write(&[&row.record_id, attribute_id, value])
+                    .await?;
             }
         }
         writer.finish().await?;
@@ -230,7 +237,10 @@ mod tests {
         assert_eq!(runs(&[]), (vec![], vec![]));
         assert_eq!(runs(&[5]), (vec![5], vec![5]));
         assert_eq!(runs(&[3, 4, 5, 6]), (vec![3], vec![6]));
-        assert_eq!(runs(&[10, 11, 100, 101, 102, 7]), (vec![7, 10, 100], vec![7, 11, 102]));
+        assert_eq!(
+            runs(&[10, 11, 100, 101, 102, 7]),
+            (vec![7, 10, 100], vec![7, 11, 102])
+        );
         assert_eq!(runs(&[2, 1, 2]), (vec![1], vec![2]));
     }
 }
