@@ -142,7 +142,7 @@ impl WaitSampler {
                 std::thread::sleep(Duration::from_millis(20));
             }
             let mut top: Vec<(String, u64)> = counts.into_iter().collect();
-            top.sort_by(|a, b| b.1.cmp(&a.1));
+            top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
             let parts: Vec<String> = top
                 .iter()
                 .take(6)
