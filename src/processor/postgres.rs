@@ -3,6 +3,7 @@
 
 mod classify;
 mod connect;
+mod copy;
 mod prune;
 mod read;
 mod schema;

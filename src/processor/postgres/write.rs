@@ -1,10 +1,11 @@
-//! The two write transactions: committing a batch of messages (one set-based statement),
-//! and taking a key block from the sequence.
+//! The two write transactions: committing a batch of messages (one set-based statement,
+//! after `copy.rs`'s fast path for large batches), and taking a key block from the sequence.
 
 use std::time::Instant;
 
 use deadpool_postgres::Client;
 
+use super::copy;
 use super::schema::{sequence_increment, SEQUENCE_LOCK};
 use super::Fail;
 use crate::message::Message;
@@ -59,6 +60,15 @@ pub(super) async fn commit_batch(
     processor: &str,
     started: Instant,
 ) -> Result<Committed, Fail> {
+    if rows.len() >= copy::COPY_FROM {
+        match copy::commit_batch(client, rows, source, source_file, processor, started).await? {
+            copy::Outcome::Committed(committed) => return Ok(committed),
+            copy::Outcome::Refused(err) => tracing::debug!(
+                "the COPY of a batch of {} was refused ({err}); committing it with the set-based statement",
+                rows.len()
+            ),
+        }
+    }
     let columns = Columns::of(rows);
     let tx = client.transaction().await?;
     let statement = tx.prepare_cached(COMMIT_BATCH).await?;
