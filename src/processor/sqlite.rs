@@ -4,6 +4,7 @@
 pub mod backup;
 mod checkpointer;
 mod classify;
+mod lookup;
 mod prune;
 mod read;
 mod schema;
@@ -19,6 +20,7 @@ use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
 pub use prune::{julian_day, SqlitePruner, FIND_OLD};
+pub use lookup::SqliteLookup;
 pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
 
