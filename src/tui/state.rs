@@ -196,6 +196,10 @@ pub enum Overlay {
     Help { scroll: u16 },
     Detail(Box<Detail>),
     Confirm(Box<Confirm>),
+    /// `t`: where is a message (see `tui::trace`).
+    Trace(Box<crate::tui::trace::Trace>),
+    /// Enter on Batch commits: that batch's messages.
+    Batch(Box<crate::tui::trace::BatchView>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ mod batches;
 mod causes;
 mod confirm;
 mod detail;
+mod drill;
 mod events;
 mod files;
 mod fleet;
@@ -15,6 +16,7 @@ mod header;
 mod help;
 mod inbox;
 mod sequence;
+mod trace;
 pub mod text;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -72,6 +74,8 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
         Some(Overlay::Help { scroll }) => help::draw(state, *scroll, theme, frame, area),
         Some(Overlay::Detail(d)) => detail::draw(state, d, theme, frame, area),
         Some(Overlay::Confirm(c)) => confirm::draw(state, c, theme, frame, area),
+        Some(Overlay::Trace(t)) => trace::draw(state, t, theme, frame, area),
+        Some(Overlay::Batch(b)) => drill::draw(state, b, theme, frame, area),
     }
 }
 
