@@ -50,7 +50,8 @@ pub fn draw(_state: &State, b: &BatchView, theme: &Theme, frame: &mut Frame, are
 /// The batch's facts, then one line per message; scrolled so the selection shows.
 fn list(b: &BatchView, width: usize, height: usize, theme: &Theme) -> (Vec<Line<'static>>, u16) {
     let s = &theme.styles;
-    let info = &b.batch;
+    // The server's row when it answered (the snapshot's may be older).
+    let info = b.page.as_ref().map_or(&b.batch, |p| &p.batch);
     let ids = match (info.first_record_id, info.last_record_id) {
         (Some(a), Some(z)) => format!("{a}-{z}"),
         _ => "—".into(),
