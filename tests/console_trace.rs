@@ -170,7 +170,10 @@ fn enter_on_batch_commits_opens_the_batch_and_a_message() {
     assert!(open.is_empty());
     assert_eq!(context(&c.state), Context::Message);
     let screen = c.text();
-    assert!(!screen.contains('\u{1b}') && !screen.contains('\u{7}'), "{screen}");
+    assert!(
+        !screen.contains('\u{1b}') && !screen.contains('\u{7}'),
+        "{screen}"
+    );
     insta::assert_snapshot!("batch_message_detail", screen);
     c.key(Key::Esc);
     assert_eq!(context(&c.state), Context::Batch);

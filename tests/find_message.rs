@@ -77,18 +77,34 @@ fn a_uid_is_found_in_each_place_before_and_after_a_restart() {
     let tmp = tempdir();
     let root = state_root(&tmp);
     put_file(&root.join("retry"), "r1.batch", 100..103, 1, "database is locked");
-    put_file(&root.join("stuck"), "s1.batch", 200..203, 5, "rejected by a trigger");
-    put_file(&root.join("discarded"), "d1.batch", 300..302, 5, "rejected by a trigger");
+    put_file(
+        &root.join("stuck"),
+        "s1.batch",
+        200..203,
+        5,
+        "rejected by a trigger",
+    );
+    put_file(
+        &root.join("discarded"),
+        "d1.batch",
+        300..302,
+        5,
+        "rejected by a trigger",
+    );
     let p = Proc::start(&root, &[]);
     drop_messages(&root, 1..4, 3);
-    wait_for(Duration::from_secs(20), "3 rows", || support::row_count(&root) == 3);
+    wait_for(Duration::from_secs(20), "3 rows", || {
+        support::row_count(&root) == 3
+    });
     // One bad line beside a good one: the bad line goes to corrupt/ with its uid readable.
     let mut bad = message(400, "HOST1");
     bad["severity"] = "bogus".into();
     let body = format!("{bad}\n{}\n", message(401, "HOST1"));
     drop_file(&root, "mixed.jsonl", body.as_bytes());
     wait_for(Duration::from_secs(20), "the bad line in corrupt/", || {
-        support::files_in(&root, "corrupt").iter().any(|n| n.contains("bad-lines"))
+        support::files_in(&root, "corrupt")
+            .iter()
+            .any(|n| n.contains("bad-lines"))
     });
     wait_indexed(&p);
     let r = check_places(&p, "first start");
@@ -131,7 +147,11 @@ fn a_uid_is_found_in_each_place_before_and_after_a_restart() {
 
     // Intake paused: a new file waits in the inbox.
     assert_eq!(p.cli(&["pause"]).0, Some(0));
-    drop_file(&root, "waiting.json", message(500, "HOST1").to_string().as_bytes());
+    drop_file(
+        &root,
+        "waiting.json",
+        message(500, "HOST1").to_string().as_bytes(),
+    );
     let (_, r) = find(&p, &["u-500"]);
     assert_eq!(places(&r, "u-500"), ["inbox"], "{r:?}");
 
@@ -159,7 +179,10 @@ fn a_uid_in_the_open_batch_is_in_flight_then_committed() {
         places(&find(&p, &["u-600"]).1, "u-600") == ["in_flight"]
     });
     let (_, r) = find(&p, &["u-600"]);
-    assert!(matches!(&r.results[0].places[0], Location::InFlight { file } if file == "m.json"), "{r:?}");
+    assert!(
+        matches!(&r.results[0].places[0], Location::InFlight { file } if file == "m.json"),
+        "{r:?}"
+    );
     wait_for(Duration::from_secs(20), "u-600 committed", || {
         places(&find(&p, &["u-600"]).1, "u-600") == ["committed"]
     });
@@ -171,7 +194,13 @@ fn a_file_moving_between_places_is_always_found() {
     use statmgr::api::wire::{BulkAction, BulkSource};
     let tmp = tempdir();
     let root = state_root(&tmp);
-    put_file(&root.join("stuck"), "mover.batch", 700..710, 5, "rejected by a trigger");
+    put_file(
+        &root.join("stuck"),
+        "mover.batch",
+        700..710,
+        5,
+        "rejected by a trigger",
+    );
     let p = Proc::start(&root, &[]);
     // Its messages can never commit, so a requeue sends the file back and forth.
     support::db(&root)
@@ -196,14 +225,21 @@ fn a_file_moving_between_places_is_always_found() {
                 let text = String::from_utf8_lossy(&out.stdout);
                 let r: FindReport = serde_json::from_str(&text).unwrap();
                 for x in &r.results {
-                    assert!(x.found(), "round {rounds}: {} not seen while its file moved: {r:?}", x.uid);
+                    assert!(
+                        x.found(),
+                        "round {rounds}: {} not seen while its file moved: {r:?}",
+                        x.uid
+                    );
                 }
                 rounds += 1;
             }
             rounds
         })
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let api = triage_support::Api::of(&p);
     let back_in_stuck = || {
         wait_for(Duration::from_secs(30), "the messages back in stuck/", || {
@@ -229,8 +265,13 @@ fn a_file_moving_between_places_is_always_found() {
             back_in_stuck();
         }
     }
-    assert!(moves.iter().all(|&m| m > 0), "every action moved files: {moves:?}");
-    assert!(triage_support::data_files(&root, "stuck").iter().all(|n| n.starts_with("poison-")));
+    assert!(
+        moves.iter().all(|&m| m > 0),
+        "every action moved files: {moves:?}"
+    );
+    assert!(triage_support::data_files(&root, "stuck")
+        .iter()
+        .all(|n| n.starts_with("poison-")));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rounds = finder.join().expect("every find saw the uids");
     eprintln!("{rounds} find rounds while the files moved ({moves:?} files per action)");

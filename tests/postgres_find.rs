@@ -19,7 +19,10 @@ fn find(root: &std::path::Path, uids: &[&str]) -> (Option<i32>, FindReport) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    (out.status.code(), serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+    (
+        out.status.code(),
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
 }
 
 #[test]

@@ -27,7 +27,10 @@ pub fn main(args: FindArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     if args.uids.len() > MAX_FIND_UIDS {
-        eprintln!("statmgr find: {} uids given, at most {MAX_FIND_UIDS}", args.uids.len());
+        eprintln!(
+            "statmgr find: {} uids given, at most {MAX_FIND_UIDS}",
+            args.uids.len()
+        );
         return ExitCode::from(2);
     }
     let all_found = Rc::new(Cell::new(false));
@@ -95,13 +98,19 @@ pub fn describe(place: &Location) -> String {
                 Some(f) => format!("from retry file {}", safe(f)),
                 None => "source inbox file not stored".to_string(),
             };
-            let at = committed_at.as_deref().map(safe).unwrap_or_else(|| "batch row missing".into());
+            let at = committed_at
+                .as_deref()
+                .map(safe)
+                .unwrap_or_else(|| "batch row missing".into());
             format!(
                 "committed: record id {record_id}, batch {batch_id} ({source}, {file}), committed {at}, received {}",
                 safe(received)
             )
         }
-        Location::InFlight { file } => format!("in flight: read from inbox/{}, in the open batch, not durable yet", safe(file)),
+        Location::InFlight { file } => format!(
+            "in flight: read from inbox/{}, in the open batch, not durable yet",
+            safe(file)
+        ),
         Location::Inbox { file } => format!("inbox: inbox/{}, not read yet", safe(file)),
         Location::Retry {
             file,
@@ -118,7 +127,11 @@ pub fn describe(place: &Location) -> String {
             file,
             attempts,
             last_error,
-        } => format!("stuck: stuck/{}, {attempts} attempts, last error: {}", safe(file), safe(last_error)),
+        } => format!(
+            "stuck: stuck/{}, {attempts} attempts, last error: {}",
+            safe(file),
+            safe(last_error)
+        ),
         Location::Discarded {
             file,
             attempts,
@@ -128,7 +141,9 @@ pub fn describe(place: &Location) -> String {
             safe(file),
             safe(last_error)
         ),
-        Location::Corrupt { file, reason } => format!("corrupt: corrupt/{}, reason: {}", safe(file), safe(reason)),
+        Location::Corrupt { file, reason } => {
+            format!("corrupt: corrupt/{}, reason: {}", safe(file), safe(reason))
+        }
     }
 }
 

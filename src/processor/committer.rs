@@ -401,7 +401,8 @@ impl Committer {
             match moved {
                 Ok(()) => {
                     // The new place first: a `find` meanwhile sees one or the other.
-                    t.uids.set(Place::Stuck, &target, rest.iter().map(|m| m.uid.as_str()));
+                    t.uids
+                        .set(Place::Stuck, &target, rest.iter().map(|m| m.uid.as_str()));
                     t.remove_file(FileKind::Retry, name);
                     t.upsert_file(FileKind::Stuck, header.entry(&target, false));
                     self.stuck_names.insert(target.clone());
@@ -427,7 +428,8 @@ impl Committer {
             // The old file is intact (the write is atomic): only its header is stale.
             tracing::error!("cannot rewrite retry file {name}: {e}");
         } else {
-            t.uids.set(Place::Retry, name, rest.iter().map(|m| m.uid.as_str()));
+            t.uids
+                .set(Place::Retry, name, rest.iter().map(|m| m.uid.as_str()));
         }
         self.schedule.schedule(name, Instant::now() + wait);
         t.upsert_file(FileKind::Retry, header.entry(name, true));

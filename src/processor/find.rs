@@ -102,7 +102,12 @@ impl Finder {
     }
 
     /// One page of a committed batch's messages (`None`: no such batch).
-    pub fn batch_messages(&self, batch_id: i64, offset: u64, limit: u64) -> Result<Option<BatchMessages>, StoreError> {
+    pub fn batch_messages(
+        &self,
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<BatchMessages>, StoreError> {
         self.lookup
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -110,7 +115,12 @@ impl Finder {
     }
 
     /// Every inbox file that names one of the uids (read, or waiting to be read).
-    fn search_inbox(&self, wanted: &HashMap<&str, usize>, found: &mut [Vec<Location>], warnings: &mut Vec<String>) {
+    fn search_inbox(
+        &self,
+        wanted: &HashMap<&str, usize>,
+        found: &mut [Vec<Location>],
+        warnings: &mut Vec<String>,
+    ) {
         let entries = match fs::read_dir(&self.dirs.inbox) {
             Ok(e) => e,
             Err(e) => return warnings.push(format!("cannot list {}: {e}", self.dirs.inbox.display())),
@@ -281,7 +291,10 @@ fn has_derived_uids(bytes: &[u8]) -> bool {
 fn read_capped(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
     }
     if meta.len() > limit {
         return Err(std::io::Error::new(

@@ -7,8 +7,8 @@ pub mod corrupt;
 pub mod dirs;
 pub mod failpoints;
 pub mod file_index;
-pub mod find;
 pub mod fileops;
+pub mod find;
 pub mod health;
 pub mod inbox;
 pub mod intake;
@@ -129,7 +129,12 @@ pub fn start(
     };
     threads.push(spawn("retention", Box::new(move || retention.run()))?);
     if let Some(queue) = telemetry.uids.take_loader_queue() {
-        let (t, d, l, stop) = (telemetry.clone(), dirs.clone(), config.limits.clone(), stop_rx.clone());
+        let (t, d, l, stop) = (
+            telemetry.clone(),
+            dirs.clone(),
+            config.limits.clone(),
+            stop_rx.clone(),
+        );
         threads.push(spawn(
             "uid-index",
             Box::new(move || uid_index::run_loader(&t.uids, queue, d, l, stop)),

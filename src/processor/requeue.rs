@@ -59,9 +59,7 @@ pub fn adopt_requeued(
     target: &str,
     header: &retry_file::RetryHeader,
 ) {
-    telemetry
-        .uids
-        .rename(Place::Stuck, name, Place::Retry, target);
+    telemetry.uids.rename(Place::Stuck, name, Place::Retry, target);
     stuck_names.remove(name);
     telemetry.remove_file(FileKind::Stuck, name);
     make_due(telemetry, schedule, target, header);

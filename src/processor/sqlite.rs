@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
-pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use lookup::SqliteLookup;
+pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
 

@@ -133,7 +133,10 @@ pub struct Chunk {
 /// connection from the pool).
 pub trait Lookup: Send {
     /// Where each of these uids is stored, for those that are.
-    fn committed(&mut self, uids: &[String]) -> Result<Vec<(String, crate::api::wire::find::Location)>, StoreError>;
+    fn committed(
+        &mut self,
+        uids: &[String],
+    ) -> Result<Vec<(String, crate::api::wire::find::Location)>, StoreError>;
 
     /// One page of a committed batch's messages, in record id order; `None` if there is
     /// no such batch.

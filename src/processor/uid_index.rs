@@ -381,7 +381,8 @@ pub fn run_loader(
             Ok(decoded) => index
                 .lock()
                 .loaded(place, &name, decoded.messages.iter().map(|m| m.uid.as_str())),
-            Err(crate::processor::retry_file::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(crate::processor::retry_file::ReadError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 // Unreadable: indexed as holding no uid (`find` reports none from it).
                 tracing::warn!("uid index: cannot read {}/{name}: {e}", place.as_str());

@@ -129,9 +129,15 @@ pub enum Command {
     /// A bulk action on exactly this set; runs beside the other commands.
     Bulk(Box<BulkRequest>),
     /// Where a uid is (a read: allowed in watch).
-    Find { uid: String },
+    Find {
+        uid: String,
+    },
     /// A page of a committed batch's messages (a read).
-    FetchBatch { batch_id: i64, offset: u64, limit: u64 },
+    FetchBatch {
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    },
 }
 
 impl Command {

@@ -320,7 +320,11 @@ pub async fn execute(
                     result: result.map(Box::new).map_err(|e| e.to_string()),
                 }
             }
-            Command::FetchBatch { batch_id, offset, limit } => {
+            Command::FetchBatch {
+                batch_id,
+                offset,
+                limit,
+            } => {
                 let result = c.batch_messages(batch_id, offset, limit).await;
                 ApiUpdate::BatchPage {
                     batch_id,

@@ -203,8 +203,8 @@ const fn bind(
 }
 
 use Context::{
-    Batch as B, Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Message as G, Note as N,
-    Trace as T,
+    Batch as B, Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Message as G,
+    Note as N, Trace as T,
 };
 use Key::*;
 use KeyCommand as K;

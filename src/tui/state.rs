@@ -193,7 +193,9 @@ pub enum Confirm {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Detail(Box<Detail>),
     Confirm(Box<Confirm>),
     /// `t`: where is a message (see `tui::trace`).

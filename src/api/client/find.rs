@@ -12,7 +12,12 @@ impl Client {
     }
 
     /// One page of a committed batch's messages.
-    pub async fn batch_messages(&self, batch_id: i64, offset: u64, limit: u64) -> Result<BatchMessages, ClientError> {
+    pub async fn batch_messages(
+        &self,
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<BatchMessages, ClientError> {
         let id = batch_id.to_string();
         let url = self.url(&["api", "v1", "batches", &id, "messages"])?;
         let query = [("offset", offset), ("limit", limit)];

@@ -26,7 +26,10 @@ fn no_finder() -> ApiFailure {
 }
 
 fn blocking_failed(e: tokio::task::JoinError) -> ApiFailure {
-    ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the lookup failed: {e}"))
+    ApiFailure::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("the lookup failed: {e}"),
+    )
 }
 
 /// The uids of `?uid=A&uid=B`: at least one, at most [`MAX_FIND_UIDS`], none empty.
@@ -40,7 +43,10 @@ pub fn parse_uids(pairs: Vec<(String, String)>) -> Result<Vec<String>, String> {
             return Err("an empty uid was given".into());
         }
         if value.len() > MAX_UID_BYTES {
-            return Err(format!("a uid is {} bytes, over the limit of {MAX_UID_BYTES}", value.len()));
+            return Err(format!(
+                "a uid is {} bytes, over the limit of {MAX_UID_BYTES}",
+                value.len()
+            ));
         }
         uids.push(value);
     }
@@ -48,7 +54,10 @@ pub fn parse_uids(pairs: Vec<(String, String)>) -> Result<Vec<String>, String> {
         return Err("no uid given: ask with ?uid=UID (repeat it for several)".into());
     }
     if uids.len() > MAX_FIND_UIDS {
-        return Err(format!("{} uids asked, at most {MAX_FIND_UIDS} per request", uids.len()));
+        return Err(format!(
+            "{} uids asked, at most {MAX_FIND_UIDS} per request",
+            uids.len()
+        ));
     }
     Ok(uids)
 }
@@ -80,7 +89,9 @@ pub(super) async fn batch_messages(
     match page {
         Ok(Some(page)) => Ok(Json(page)),
         Ok(None) => Err(ApiFailure::not_found(format!("no batch {id} in the database"))),
-        Err(e @ StoreError::Transient(_)) => Err(ApiFailure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        Err(e @ StoreError::Transient(_)) => {
+            Err(ApiFailure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
         Err(e) => Err(ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
@@ -95,11 +106,16 @@ mod tests {
 
     #[test]
     fn uids_are_checked() {
-        assert_eq!(parse_uids(pairs(&[("uid", "a"), ("uid", "b")])).unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            parse_uids(pairs(&[("uid", "a"), ("uid", "b")])).unwrap(),
+            vec!["a", "b"]
+        );
         assert!(parse_uids(vec![]).unwrap_err().contains("no uid"));
         assert!(parse_uids(pairs(&[("uid", "")])).unwrap_err().contains("empty"));
         assert!(parse_uids(pairs(&[("id", "a")])).unwrap_err().contains("unknown"));
-        let many: Vec<(String, String)> = (0..=MAX_FIND_UIDS).map(|i| ("uid".into(), i.to_string())).collect();
+        let many: Vec<(String, String)> = (0..=MAX_FIND_UIDS)
+            .map(|i| ("uid".into(), i.to_string()))
+            .collect();
         assert!(parse_uids(many).unwrap_err().contains("at most"));
     }
 }

@@ -90,7 +90,12 @@ async fn committed(client: &mut Client, uids: &[String]) -> Result<Vec<(String, 
         .collect())
 }
 
-async fn page(client: &mut Client, batch_id: i64, offset: u64, limit: u64) -> Result<Option<BatchMessages>, Fail> {
+async fn page(
+    client: &mut Client,
+    batch_id: i64,
+    offset: u64,
+    limit: u64,
+) -> Result<Option<BatchMessages>, Fail> {
     let statement = client.prepare_cached(&batch()).await?;
     let Some(b) = client.query_opt(&statement, &[&batch_id]).await? else {
         return Ok(None);
@@ -116,7 +121,10 @@ async fn page(client: &mut Client, batch_id: i64, offset: u64, limit: u64) -> Re
         .get(0);
     let statement = client.prepare_cached(&rows()).await?;
     let found = client
-        .query(&statement, &[&batch_id, &low, &high, &(limit as i64), &(offset as i64)])
+        .query(
+            &statement,
+            &[&batch_id, &low, &high, &(limit as i64), &(offset as i64)],
+        )
         .await?;
     let mut items: Vec<StoredMessage> = found
         .iter()
@@ -169,7 +177,12 @@ impl Lookup for PgLookup {
             .run("look up uids", async |client| committed(client, uids).await)
     }
 
-    fn batch_messages(&mut self, batch_id: i64, offset: u64, limit: u64) -> Result<Option<BatchMessages>, StoreError> {
+    fn batch_messages(
+        &mut self,
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<BatchMessages>, StoreError> {
         self.backend.run("read a batch's messages", async |client| {
             page(client, batch_id, offset, limit).await
         })

@@ -121,7 +121,12 @@ fn batch_info(row: &Row<'_>) -> rusqlite::Result<BatchInfo> {
     })
 }
 
-fn read_page(conn: &Connection, batch_id: i64, offset: u64, limit: u64) -> rusqlite::Result<Option<BatchMessages>> {
+fn read_page(
+    conn: &Connection,
+    batch_id: i64,
+    offset: u64,
+    limit: u64,
+) -> rusqlite::Result<Option<BatchMessages>> {
     let Some(batch) = conn
         .prepare_cached(BATCH)?
         .query_row([batch_id], batch_info)
@@ -138,10 +143,7 @@ fn read_page(conn: &Connection, batch_id: i64, offset: u64, limit: u64) -> rusql
         .query_row(params![batch_id, low, high], |r| r.get(0))?;
     let mut items: Vec<StoredMessage> = conn
         .prepare_cached(ROWS)?
-        .query_map(
-            params![batch_id, low, high, limit as i64, offset as i64],
-            stored,
-        )?
+        .query_map(params![batch_id, low, high, limit as i64, offset as i64], stored)?
         .collect::<rusqlite::Result<_>>()?;
     if let (Some(first), Some(last)) = (items.first(), items.last()) {
         let (from, to) = (first.record_id, last.record_id);
@@ -199,7 +201,12 @@ impl Lookup for SqliteLookup {
         })
     }
 
-    fn batch_messages(&mut self, batch_id: i64, offset: u64, limit: u64) -> Result<Option<BatchMessages>, StoreError> {
+    fn batch_messages(
+        &mut self,
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<BatchMessages>, StoreError> {
         self.with_conn("read a batch's messages", |conn| {
             read_page(conn, batch_id, offset, limit)
         })

@@ -92,7 +92,11 @@ fn commits(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(Span::styled("no commits yet", s.muted)));
     }
     // Focused, the top row is the one Enter opens (j/k move it).
-    let open_style = if focused(state, Focus::Batches) { s.selected } else { s.base };
+    let open_style = if focused(state, Focus::Batches) {
+        s.selected
+    } else {
+        s.base
+    };
     for (i, b) in batches
         .iter()
         .skip(state.batches_scroll)

@@ -70,7 +70,12 @@ fn list(b: &BatchView, width: usize, height: usize, theme: &Theme) -> (Vec<Line<
     let mut lines = text::wrapped(&head, width, s.muted, theme);
     if let Some(e) = &b.error {
         lines.push(Line::raw(""));
-        lines.extend(text::wrapped(&format!("cannot load the messages: {e}"), width, s.error, theme));
+        lines.extend(text::wrapped(
+            &format!("cannot load the messages: {e}"),
+            width,
+            s.error,
+            theme,
+        ));
         return (lines, 0);
     }
     let Some(page) = &b.page else {
@@ -87,8 +92,14 @@ fn list(b: &BatchView, width: usize, height: usize, theme: &Theme) -> (Vec<Line<
             format::count(page.total)
         )
     };
-    lines.push(Line::from(Span::styled(format!("Messages {shown}"), s.title_focus)));
-    let header = format!("  {:<10} {:<8} {:<24} {:<14} TEXT", "RECORD", "SEVERITY", "UID", "MACHINE");
+    lines.push(Line::from(Span::styled(
+        format!("Messages {shown}"),
+        s.title_focus,
+    )));
+    let header = format!(
+        "  {:<10} {:<8} {:<24} {:<14} TEXT",
+        "RECORD", "SEVERITY", "UID", "MACHINE"
+    );
     lines.push(text::line(&header, width, s.table_header, theme));
     let first_row = lines.len();
     for (i, m) in page.items.iter().enumerate() {
@@ -100,7 +111,10 @@ fn list(b: &BatchView, width: usize, height: usize, theme: &Theme) -> (Vec<Line<
             m.severity,
             truncate(&m.uid, 24),
             truncate(&m.machine, 14),
-            m.insertion_strings.first().map(String::as_str).unwrap_or(&m.component)
+            m.insertion_strings
+                .first()
+                .map(String::as_str)
+                .unwrap_or(&m.component)
         );
         lines.push(text::line(&row, width, style, theme));
     }
@@ -143,8 +157,15 @@ fn message(m: &StoredMessage, width: usize, theme: &Theme) -> Vec<Line<'static>>
     let mut lines = Vec::new();
     let value_width = width.saturating_sub(14);
     let field = |label: String, value: &str, lines: &mut Vec<Line<'static>>| {
-        for (i, l) in text::wrapped(value, value_width.max(1), s.value, theme).into_iter().enumerate() {
-            let pad = if i == 0 { format!("{label:<13} ") } else { " ".repeat(14) };
+        for (i, l) in text::wrapped(value, value_width.max(1), s.value, theme)
+            .into_iter()
+            .enumerate()
+        {
+            let pad = if i == 0 {
+                format!("{label:<13} ")
+            } else {
+                " ".repeat(14)
+            };
             let mut spans = vec![Span::styled(pad, s.label)];
             spans.extend(l.spans);
             lines.push(Line::from(spans));

@@ -16,8 +16,8 @@ mod header;
 mod help;
 mod inbox;
 mod sequence;
-mod trace;
 pub mod text;
+mod trace;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -85,7 +85,12 @@ fn body(t: &Trace, width: usize, theme: &Theme) -> Vec<Line<'static>> {
         ));
     }
     if let Some(e) = &report.database_error {
-        lines.extend(text::wrapped(&format!("the database could not be asked: {e}"), width, s.error, theme));
+        lines.extend(text::wrapped(
+            &format!("the database could not be asked: {e}"),
+            width,
+            s.error,
+            theme,
+        ));
     }
     for w in &report.warnings {
         lines.extend(text::wrapped(w, width, s.muted, theme));
@@ -109,8 +114,14 @@ fn place_lines(place: &Location, width: usize, theme: &Theme) -> Vec<Line<'stati
             s.notice_ok,
             vec![
                 ("record id", record_id.to_string()),
-                ("batch", format!("#{batch_id} ({})", batch_source.as_deref().unwrap_or("?"))),
-                ("committed", committed_at.clone().unwrap_or_else(|| "batch row missing".into())),
+                (
+                    "batch",
+                    format!("#{batch_id} ({})", batch_source.as_deref().unwrap_or("?")),
+                ),
+                (
+                    "committed",
+                    committed_at.clone().unwrap_or_else(|| "batch row missing".into()),
+                ),
                 ("received", received.clone()),
                 (
                     "source file",
@@ -124,9 +135,16 @@ fn place_lines(place: &Location, width: usize, theme: &Theme) -> Vec<Line<'stati
         Location::InFlight { file } => (
             "in flight",
             s.notice_info,
-            vec![("inbox file", file.clone()), ("state", "read, in the open batch, not durable yet".into())],
+            vec![
+                ("inbox file", file.clone()),
+                ("state", "read, in the open batch, not durable yet".into()),
+            ],
         ),
-        Location::Inbox { file } => ("inbox", s.notice_info, vec![("file", file.clone()), ("state", "not read yet".into())]),
+        Location::Inbox { file } => (
+            "inbox",
+            s.notice_info,
+            vec![("file", file.clone()), ("state", "not read yet".into())],
+        ),
         Location::Retry {
             file,
             attempts,
@@ -138,7 +156,10 @@ fn place_lines(place: &Location, width: usize, theme: &Theme) -> Vec<Line<'stati
             vec![
                 ("file", file.clone()),
                 ("attempts", attempts.to_string()),
-                ("next attempt", next_attempt.clone().unwrap_or_else(|| "now".into())),
+                (
+                    "next attempt",
+                    next_attempt.clone().unwrap_or_else(|| "now".into()),
+                ),
                 ("last error", last_error.clone()),
             ],
         ),
@@ -174,7 +195,10 @@ fn place_lines(place: &Location, width: usize, theme: &Theme) -> Vec<Line<'stati
             vec![("file", file.clone()), ("reason", reason.clone())],
         ),
     };
-    let mut lines = vec![Line::from(vec![Span::raw("  "), Span::styled(name.to_string(), style)])];
+    let mut lines = vec![Line::from(vec![
+        Span::raw("  "),
+        Span::styled(name.to_string(), style),
+    ])];
     for (label, value) in facts {
         let pad = format!("    {label:<13}");
         let mut spans = vec![Span::styled(pad, s.label)];
