@@ -36,6 +36,7 @@ fn put_file(dir: &Path, name: &str, uids: std::ops::Range<u64>, attempts: u32, e
 
 /// `statmgr find --json UIDS`: the exit code and the report.
 fn find(p: &Proc, uids: &[&str]) -> (Option<i32>, FindReport) {
+    p.endpoint(); // the API is up (it starts a moment after the state directory is held)
     let mut args = vec!["find", "--json"];
     args.extend_from_slice(uids);
     let (code, out, err) = p.cli(&args);
@@ -166,12 +167,13 @@ fn a_uid_is_found_in_each_place_before_and_after_a_restart() {
 }
 
 #[test]
-fn a_uid_in_the_open_batch_is_in_flight_then_committed() {
+fn a_uid_in_the_open_batch_is_in_flight_then_committed_on_a_read_only_api() {
     let tmp = tempdir();
     let root = state_root(&tmp);
+    // A read-only API answers find (a read).
     let p = Proc::start_with_env(
         &root,
-        &[],
+        &["--read-only-api"],
         &[("STATMGR_FAILPOINTS", "committer.wedge=1*sleep(6000)")],
     );
     drop_file(&root, "m.json", message(600, "HOST1").to_string().as_bytes());
@@ -209,7 +211,7 @@ fn a_file_moving_between_places_is_always_found() {
              BEGIN SELECT RAISE(ABORT, 'machine HOST1 is refused'); END;",
         )
         .unwrap();
-    wait_indexed(&p);
+    wait_indexed(&p); // (and the API is up: the finder thread below asks it directly)
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let finder = {
         let (stop, root) = (stop.clone(), root.clone());

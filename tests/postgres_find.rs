@@ -39,6 +39,10 @@ fn postgres_find_and_batch_drill_down() {
     wait_until(Duration::from_secs(30), "the inbox to drain", || {
         files_in(&root, "inbox").is_empty()
     });
+    wait_until(Duration::from_secs(30), "the API to listen", || {
+        std::fs::read_to_string(root.join("control/endpoint"))
+            .is_ok_and(|e| std::net::TcpStream::connect(e.trim().trim_start_matches("http://")).is_ok())
+    });
     let (code, report) = find(&root, &["u-3", "u-404"]);
     assert_eq!(code, Some(1), "{report:?}");
     assert_eq!(report.database_error, None);
