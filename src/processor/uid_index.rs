@@ -294,6 +294,43 @@ impl UidIndex {
     }
 }
 
+/// The loader thread: reads the uids of files the index knows only by name, until `stop`
+/// disconnects. A file gone meanwhile stays pending until its removal or move is seen.
+pub fn run_loader(
+    index: &UidIndex,
+    queue: crossbeam_channel::Receiver<(Place, String)>,
+    dirs: crate::processor::StateDir,
+    limits: crate::config::Limits,
+    stop: crossbeam_channel::Receiver<()>,
+) {
+    loop {
+        let next = crossbeam_channel::select! {
+            recv(queue) -> next => next,
+            recv(stop) -> _ => return,
+        };
+        let Ok((place, name)) = next else {
+            return;
+        };
+        let dir = match place {
+            Place::Retry => &dirs.retry,
+            Place::Stuck => &dirs.stuck,
+            Place::Discarded => &dirs.discarded,
+        };
+        match crate::processor::retry_file::read(&dir.join(&name), &limits) {
+            Ok(decoded) => index
+                .lock()
+                .loaded(place, &name, decoded.messages.iter().map(|m| m.uid.as_str())),
+            Err(crate::processor::retry_file::ReadError::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                // Unreadable: indexed as holding no uid (`find` reports none from it).
+                tracing::warn!("uid index: cannot read {}/{name}: {e}", place.as_str());
+                index.lock().loaded(place, &name, std::iter::empty());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,42 +389,5 @@ mod tests {
         let names: Vec<String> = f.candidates("dup").into_iter().map(|c| c.1).collect();
         assert_eq!(names, vec!["f1", "f3"]);
         assert!(f.heap_bytes() > 0);
-    }
-}
-
-/// The loader thread: reads the uids of files the index knows only by name, until `stop`
-/// disconnects. A file gone meanwhile stays pending until its removal or move is seen.
-pub fn run_loader(
-    index: &UidIndex,
-    queue: crossbeam_channel::Receiver<(Place, String)>,
-    dirs: crate::processor::StateDir,
-    limits: crate::config::Limits,
-    stop: crossbeam_channel::Receiver<()>,
-) {
-    loop {
-        let next = crossbeam_channel::select! {
-            recv(queue) -> next => next,
-            recv(stop) -> _ => return,
-        };
-        let Ok((place, name)) = next else {
-            return;
-        };
-        let dir = match place {
-            Place::Retry => &dirs.retry,
-            Place::Stuck => &dirs.stuck,
-            Place::Discarded => &dirs.discarded,
-        };
-        match crate::processor::retry_file::read(&dir.join(&name), &limits) {
-            Ok(decoded) => index
-                .lock()
-                .loaded(place, &name, decoded.messages.iter().map(|m| m.uid.as_str())),
-            Err(crate::processor::retry_file::ReadError::Io(e))
-                if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                // Unreadable: indexed as holding no uid (`find` reports none from it).
-                tracing::warn!("uid index: cannot read {}/{name}: {e}", place.as_str());
-                index.lock().loaded(place, &name, std::iter::empty());
-            }
-        }
     }
 }
