@@ -24,6 +24,9 @@ enum Command {
     Send(statmgr::cli::send::SendArgs),
     /// Show the running processor's state (a summary, or --json for the snapshot document).
     Status(ctl::StatusArgs),
+    /// Where each message is: committed, in flight, inbox, retry, stuck, corrupt, discarded
+    /// or not seen (exit 0 all found, 1 some not, 2 usage, 3 no processor).
+    Find(statmgr::cli::find::FindArgs),
     /// List the retry or stuck files, or requeue one.
     Retry(ctl::RetryArgs),
     /// Stop taking files from the inbox (retries and the open batch go on).
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Run(_) => statmgr::cli::run::main(std::env::args_os().skip(2).collect()),
         Command::Send(args) => statmgr::cli::send::main(args),
         Command::Status(args) => ctl::status(args),
+        Command::Find(args) => statmgr::cli::find::main(args),
         Command::Retry(args) => ctl::retry(args),
         Command::Pause(args) => ctl::action(ctl::Action::Pause, args),
         Command::Resume(args) => ctl::action(ctl::Action::Resume, args),

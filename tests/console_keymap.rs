@@ -46,6 +46,38 @@ fn prepared(context: Context) -> Console {
             c.key(Key::Char('d'));
             c.keys("ab");
         }
+        Context::Trace => {
+            c.key(Key::Char('t'));
+            c.keys("ab");
+            c.key(Key::Down);
+        }
+        Context::Batch | Context::Message => {
+            c.key(Key::Tab);
+            c.key(Key::Tab); // Batch commits
+            c.key(Key::Enter);
+            if let Some(Overlay::Batch(b)) = c.state.overlay.as_mut() {
+                let items = (0..100)
+                    .map(|i| statmgr::api::wire::find::StoredMessage {
+                        record_id: 1000 + i,
+                        uid: format!("u-{i}"),
+                        ..Default::default()
+                    })
+                    .collect();
+                b.offset = 100;
+                b.page = Some(statmgr::api::wire::find::BatchMessages {
+                    batch: b.batch.clone(),
+                    total: 250,
+                    offset: 100,
+                    limit: 100,
+                    items,
+                });
+                b.selected = 1;
+            }
+            if context == Context::Message {
+                c.key(Key::Enter);
+                c.key(Key::Down);
+            }
+        }
         Context::Fleet => unreachable!("the fleet screen is prepared by `fleet_prepared`"),
     }
     assert_eq!(context_of(&c), context);

@@ -2,6 +2,7 @@
 //! processor, authenticating, decoding answers and errors, and following the event stream.
 
 mod bulk;
+mod find;
 mod sse;
 
 use std::path::{Path, PathBuf};

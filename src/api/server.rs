@@ -14,6 +14,7 @@
 mod auth;
 mod bulk;
 mod failure;
+mod find;
 mod health;
 mod linger;
 mod metrics;

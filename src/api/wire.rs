@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod find;
+
 pub use crate::message::Message;
 
 /// Version of the snapshot document; bumped on any incompatible change.

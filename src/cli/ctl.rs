@@ -125,7 +125,7 @@ fn exit_for(e: ClientError) -> ExitCode {
 }
 
 /// Connects, runs `call` on a small runtime, and turns its outcome into an exit code.
-fn run<F, Fut>(connect: &ConnectArgs, with_token: bool, call: F) -> ExitCode
+pub(crate) fn run<F, Fut>(connect: &ConnectArgs, with_token: bool, call: F) -> ExitCode
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<(), ClientError>>,

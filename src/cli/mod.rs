@@ -6,6 +6,7 @@ pub mod config_cmd;
 pub mod console;
 pub mod ctl;
 pub mod docs;
+pub mod find;
 pub mod notify;
 pub mod run;
 pub mod send;

@@ -22,6 +22,7 @@ use crate::processor::requeue::{adopt_requeued, make_due};
 use crate::processor::retry::RetrySchedule;
 use crate::processor::retry_file::{self, RetryHeader};
 use crate::processor::telemetry::Telemetry;
+use crate::processor::uid_index::Place;
 
 /// Longest slice of a bulk action between two turns of the committer's loop.
 pub const SLICE: Duration = Duration::from_millis(15);
@@ -288,6 +289,12 @@ fn act(
                 Ok(t) => t,
                 Err(e) => return failed(e),
             };
+            let from_place = if req.source == BulkSource::Retry {
+                Place::Retry
+            } else {
+                Place::Stuck
+            };
+            t.uids.rename(from_place, name, Place::Discarded, &target);
             if req.source == BulkSource::Retry {
                 ctx.schedule.remove(name);
                 t.remove_file(FileKind::Retry, name);
@@ -302,6 +309,7 @@ fn act(
                 Ok(t) => t,
                 Err(e) => return failed(e),
             };
+            t.uids.rename(Place::Discarded, name, Place::Retry, &target);
             let _ = fs::remove_file(from.join(format!("{name}{REASON_SUFFIX}")));
             t.remove_discarded(name);
             make_due(t, ctx.schedule, &target, &header);

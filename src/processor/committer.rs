@@ -25,6 +25,7 @@ use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::settled::SettledRecords;
 use crate::processor::store::BatchSource;
+use crate::processor::uid_index::Place;
 use unlink::Unlinker;
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
@@ -400,6 +401,9 @@ impl Committer {
             let moved = retry_file::move_to(&dirs.retry, name, &dirs.stuck, &target, &header, &rest);
             match moved {
                 Ok(()) => {
+                    // The new place first: a `find` meanwhile sees one or the other.
+                    t.uids
+                        .set(Place::Stuck, &target, rest.iter().map(|m| m.uid.as_str()));
                     t.remove_file(FileKind::Retry, name);
                     t.upsert_file(FileKind::Stuck, header.entry(&target, false));
                     self.stuck_names.insert(target.clone());
@@ -424,6 +428,9 @@ impl Committer {
         if let Err(e) = retry_file::write(&dirs.retry, name, &header, &rest) {
             // The old file is intact (the write is atomic): only its header is stale.
             tracing::error!("cannot rewrite retry file {name}: {e}");
+        } else {
+            t.uids
+                .set(Place::Retry, name, rest.iter().map(|m| m.uid.as_str()));
         }
         self.schedule.schedule(name, Instant::now() + wait);
         t.upsert_file(FileKind::Retry, header.entry(name, true));

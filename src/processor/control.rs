@@ -49,6 +49,8 @@ pub struct Handle {
     paused: Arc<watch::Sender<bool>>,
     /// The inbox's limits, which retry and stuck files are read with.
     limits: Limits,
+    /// `find` and the batch drill-down (`None` in harnesses without a database).
+    finder: Option<Arc<crate::processor::find::Finder>>,
 }
 
 impl Handle {
@@ -64,7 +66,18 @@ impl Handle {
             commands,
             paused,
             limits: Limits::default(),
+            finder: None,
         }
+    }
+
+    pub fn with_finder(mut self, finder: Arc<crate::processor::find::Finder>) -> Handle {
+        self.finder = Some(finder);
+        self
+    }
+
+    /// `find` and the batch drill-down, when this processor has them.
+    pub fn finder(&self) -> Option<Arc<crate::processor::find::Finder>> {
+        self.finder.clone()
     }
 
     /// The limits retry and stuck files are read with (the processor's own).

@@ -8,6 +8,7 @@ pub mod dirs;
 pub mod failpoints;
 pub mod file_index;
 pub mod fileops;
+pub mod find;
 pub mod health;
 pub mod inbox;
 pub mod intake;
@@ -22,6 +23,7 @@ pub mod settled;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
+pub mod uid_index;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -62,7 +64,7 @@ pub fn start(
     dirs.create()?;
     let lock = dirs.lock()?;
     dirs.remove_stale_temporaries();
-    let (store, db_reader, pruner) = open_store(&config, &dirs)?;
+    let (store, db_reader, pruner, lookup) = open_store(&config, &dirs)?;
     let telemetry = Arc::new(telemetry::Telemetry::new(
         config.root.display().to_string(),
         ConfigInfo {
@@ -79,8 +81,16 @@ pub fn start(
     let hurry = Arc::new(AtomicBool::new(false));
     let db_max = Arc::new(AtomicI64::new(-1));
     let index = inbox::InboxIndex::default();
+    let finder = find::Finder::new(
+        dirs.clone(),
+        telemetry.clone(),
+        index.clone(),
+        config.limits.clone(),
+        lookup,
+    );
     let handle = Handle::new(telemetry.clone(), dirs.clone(), cmd_tx, paused.clone())
-        .with_limits(config.limits.clone());
+        .with_limits(config.limits.clone())
+        .with_finder(Arc::new(finder));
 
     let settler = settle::Settler::new(config.clone(), dirs.clone(), telemetry.clone(), store);
     let committer = committer::Committer::new(
@@ -118,6 +128,18 @@ pub fn start(
         stop: stop_rx.clone(),
     };
     threads.push(spawn("retention", Box::new(move || retention.run()))?);
+    if let Some(queue) = telemetry.uids.take_loader_queue() {
+        let (t, d, l, stop) = (
+            telemetry.clone(),
+            dirs.clone(),
+            config.limits.clone(),
+            stop_rx.clone(),
+        );
+        threads.push(spawn(
+            "uid-index",
+            Box::new(move || uid_index::run_loader(&t.uids, queue, d, l, stop)),
+        )?);
+    }
     let reader_telemetry = telemetry.clone();
     threads.push(spawn(
         "db-reader",
@@ -141,7 +163,12 @@ pub fn start(
 
 /// The committer's store, where telemetry reads `MAX(record_id)`, and retention's own
 /// connection.
-type OpenedStore = (Box<dyn store::Store>, DbMaxReader, Box<dyn store::Pruner>);
+type OpenedStore = (
+    Box<dyn store::Store>,
+    DbMaxReader,
+    Box<dyn store::Pruner>,
+    Box<dyn store::Lookup>,
+);
 
 /// Opens the state directory's SQLite file, or the PostgreSQL database of `--database`.
 fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<OpenedStore, Error> {
@@ -160,13 +187,15 @@ fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<OpenedStore, 
                 open: None,
             };
             let pruner = sqlite::SqlitePruner::open(&dirs.db, config.busy_timeout)?;
-            Ok((Box::new(store), reader, Box::new(pruner)))
+            let lookup = sqlite::SqliteLookup::new(&dirs.db, config.busy_timeout);
+            Ok((Box::new(store), reader, Box::new(pruner), Box::new(lookup)))
         }
         Some(url) => {
             let store = postgres::PgStore::open_blocking(url, &postgres::options(config))?;
             let reader = DbMaxReader::Postgres(store.reader());
             let pruner = store.pruner();
-            Ok((Box::new(store), reader, Box::new(pruner)))
+            let lookup = store.lookup();
+            Ok((Box::new(store), reader, Box::new(pruner), Box::new(lookup)))
         }
     }
 }

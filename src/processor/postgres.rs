@@ -4,6 +4,7 @@
 mod classify;
 mod connect;
 mod copy;
+mod lookup;
 mod prune;
 mod read;
 mod schema;
@@ -18,6 +19,7 @@ use deadpool_postgres::{Client, Object, Pool, PoolError};
 
 pub use classify::{classify, classify_state};
 pub use connect::{is_postgres_url, processor_name};
+pub use lookup::PgLookup;
 pub use prune::PgPruner;
 pub use read::PgReader;
 pub use schema::{RECORD_ID_SEQUENCE, SCHEMA_VERSION};
@@ -282,6 +284,11 @@ impl PgStore {
     /// A reader for telemetry that shares this store's pool.
     pub fn reader(&self) -> PgReader {
         PgReader::new(self.backend.clone())
+    }
+
+    /// `find` and the batch drill-down: a handle on this store's pool.
+    pub fn lookup(&self) -> PgLookup {
+        PgLookup::new(self.backend.clone())
     }
 
     /// Retention's handle on this store's pool (its own connection from it).

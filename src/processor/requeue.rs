@@ -12,6 +12,7 @@ use crate::processor::fileops::{check_attempts, move_file, read_error, resolve, 
 use crate::processor::retry::RetrySchedule;
 use crate::processor::retry_file;
 use crate::processor::telemetry::Telemetry;
+use crate::processor::uid_index::Place;
 use crate::processor::StateDir;
 
 pub fn requeue(
@@ -58,6 +59,7 @@ pub fn adopt_requeued(
     target: &str,
     header: &retry_file::RetryHeader,
 ) {
+    telemetry.uids.rename(Place::Stuck, name, Place::Retry, target);
     stuck_names.remove(name);
     telemetry.remove_file(FileKind::Stuck, name);
     make_due(telemetry, schedule, target, header);

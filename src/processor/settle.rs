@@ -16,6 +16,7 @@ use crate::processor::retry::{backoff, RetrySchedule};
 use crate::processor::retry_file::{self, ms_since_epoch, RetryHeader};
 use crate::processor::store::{BatchSource, KeyedMessage, Store, StoreError};
 use crate::processor::telemetry::{rfc3339, Telemetry};
+use crate::processor::uid_index::Place;
 use crate::processor::StateDir;
 
 /// Resyncs tried for one batch before the conflict is treated as transient.
@@ -265,6 +266,7 @@ impl Settler {
             header.failed(&error, now);
             match retry_file::write(&self.dirs.stuck, &name, &header, std::slice::from_ref(&msg)) {
                 Ok(()) => {
+                    self.telemetry.uids.set(Place::Stuck, &name, [msg.uid.as_str()]);
                     self.telemetry
                         .upsert_file(FileKind::Stuck, header.entry(&name, false));
                     self.telemetry.update_counters(|c| c.stuck += 1);
@@ -304,6 +306,7 @@ impl Settler {
                 // The messages stay where they were: a file already written would be a
                 // second copy of some of them.
                 for (name, ..) in &written {
+                    self.telemetry.uids.remove(Place::Retry, name);
                     if let Err(e) = std::fs::remove_file(self.dirs.retry.join(name)) {
                         tracing::error!("cannot take back retry file {name}: {e}");
                     }
@@ -312,6 +315,10 @@ impl Settler {
                 return false;
             }
             written.push((name, header, wait, chunk.len() as u64));
+            let (name, ..) = written.last().expect("just pushed");
+            self.telemetry
+                .uids
+                .set(Place::Retry, name, chunk.iter().map(|m| m.uid.as_str()));
         }
         for (name, header, wait, count) in written {
             schedule.schedule(&name, Instant::now() + wait);

@@ -4,6 +4,7 @@
 pub mod backup;
 mod checkpointer;
 mod classify;
+mod lookup;
 mod prune;
 mod read;
 mod schema;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{ffi, Connection};
 
 pub use classify::classify;
+pub use lookup::SqliteLookup;
 pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;

@@ -127,3 +127,23 @@ pub struct Chunk {
     /// How long the write lock (or the delete transaction) was held.
     pub held: std::time::Duration,
 }
+
+/// Reads for `find` and the batch drill-down, on a read-only connection of their own
+/// (SQLite: a WAL reader, which never waits for or blocks the committer; PostgreSQL: a
+/// connection from the pool).
+pub trait Lookup: Send {
+    /// Where each of these uids is stored, for those that are.
+    fn committed(
+        &mut self,
+        uids: &[String],
+    ) -> Result<Vec<(String, crate::api::wire::find::Location)>, StoreError>;
+
+    /// One page of a committed batch's messages, in record id order; `None` if there is
+    /// no such batch.
+    fn batch_messages(
+        &mut self,
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Option<crate::api::wire::find::BatchMessages>, StoreError>;
+}

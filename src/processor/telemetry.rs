@@ -15,6 +15,7 @@ use crate::api::wire::{
     SNAPSHOT_VERSION,
 };
 use crate::processor::file_index::FileIndex;
+use crate::processor::uid_index::Place;
 
 /// Recent batches kept for the snapshot.
 const RECENT_BATCHES: usize = 100;
@@ -79,6 +80,16 @@ pub struct Telemetry {
     config: ConfigInfo,
     /// Thread heartbeats and database reachability (`/healthz`, `/readyz`, the watchdog).
     pub health: crate::processor::health::Health,
+    /// The uids of the retry, stuck and discarded files (`find`).
+    pub uids: crate::processor::uid_index::UidIndex,
+}
+
+/// The uid index's name for a directory.
+pub fn place(kind: FileKind) -> Place {
+    match kind {
+        FileKind::Retry => Place::Retry,
+        FileKind::Stuck => Place::Stuck,
+    }
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
@@ -112,6 +123,7 @@ impl Telemetry {
             root,
             config,
             health: Default::default(),
+            uids: Default::default(),
         }
     }
 
@@ -180,7 +192,11 @@ impl Telemetry {
         self.emit(EventKind::BatchCommitted { batch });
     }
 
+    /// A file in `retry/` or `stuck/`, new or changed. The uid index learns of a file it
+    /// does not know from its loader (a writer that has the messages calls `uids.set`
+    /// first, a mover `uids.rename`).
     pub fn upsert_file(&self, kind: FileKind, entry: FileEntry) {
+        self.uids.ensure(place(kind), &entry.name);
         let mut m = self.model();
         let map = match kind {
             FileKind::Retry => &mut m.retry,
@@ -190,6 +206,7 @@ impl Telemetry {
     }
 
     pub fn remove_file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
+        self.uids.remove(place(kind), name);
         let mut m = self.model();
         match kind {
             FileKind::Retry => m.retry.remove(name),
@@ -215,10 +232,12 @@ impl Telemetry {
 
     /// A file set aside in `discarded/`, and when.
     pub fn upsert_discarded(&self, entry: FileEntry, at: SystemTime) {
+        self.uids.ensure(Place::Discarded, &entry.name);
         self.model().discarded.insert(entry, Some(at));
     }
 
     pub fn remove_discarded(&self, name: &str) -> Option<FileEntry> {
+        self.uids.remove(Place::Discarded, name);
         self.model().discarded.remove(name)
     }
 

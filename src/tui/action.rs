@@ -70,6 +70,17 @@ pub enum ApiUpdate {
     BulkDone {
         result: Result<Box<BulkResult>, ActionFailure>,
     },
+    /// Where a uid is (`t`).
+    Found {
+        uid: String,
+        result: Result<Box<crate::api::wire::find::FindReport>, String>,
+    },
+    /// A page of a committed batch's messages.
+    BatchPage {
+        batch_id: i64,
+        offset: u64,
+        result: Result<Box<crate::api::wire::find::BatchMessages>, String>,
+    },
     /// The outcome of a command: the server's answer or its refusal.
     ActionDone {
         label: String,
@@ -117,6 +128,16 @@ pub enum Command {
     },
     /// A bulk action on exactly this set; runs beside the other commands.
     Bulk(Box<BulkRequest>),
+    /// Where a uid is (a read: allowed in watch).
+    Find {
+        uid: String,
+    },
+    /// A page of a committed batch's messages (a read).
+    FetchBatch {
+        batch_id: i64,
+        offset: u64,
+        limit: u64,
+    },
 }
 
 impl Command {
@@ -133,6 +154,8 @@ impl Command {
             Command::FetchCauses { .. } => "causes".into(),
             Command::SelectAll { .. } => "mark all".into(),
             Command::Bulk(r) => format!("bulk {}", r.action.as_str()),
+            Command::Find { uid } => format!("find {uid}"),
+            Command::FetchBatch { batch_id, .. } => format!("batch #{batch_id}"),
         }
     }
 }

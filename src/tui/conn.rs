@@ -313,6 +313,25 @@ pub async fn execute(
                     result: result.map(Box::new).map_err(|e| e.to_string()),
                 }
             }
+            Command::Find { uid } => {
+                let result = c.find(std::slice::from_ref(&uid)).await;
+                ApiUpdate::Found {
+                    uid,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            Command::FetchBatch {
+                batch_id,
+                offset,
+                limit,
+            } => {
+                let result = c.batch_messages(batch_id, offset, limit).await;
+                ApiUpdate::BatchPage {
+                    batch_id,
+                    offset,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
             Command::Bulk(request) => {
                 // Beside the other commands: a bulk action takes seconds, the console goes on.
                 let long = Client::new(c.target().clone(), BULK_TIMEOUT);
@@ -339,6 +358,8 @@ pub async fn execute(
                     | Command::SetDemoRate(_)
                     | Command::FetchCauses { .. }
                     | Command::SelectAll { .. }
+                    | Command::Find { .. }
+                    | Command::FetchBatch { .. }
                     | Command::Bulk(_) => continue,
                 };
                 refresh_now.notify_one();
@@ -365,6 +386,15 @@ fn not_connected(command: Command) -> ApiUpdate {
         Command::FetchDetail { kind, name, .. } => ApiUpdate::Detail {
             kind,
             name,
+            result: Err(message),
+        },
+        Command::Find { uid } => ApiUpdate::Found {
+            uid,
+            result: Err(message),
+        },
+        Command::FetchBatch { batch_id, offset, .. } => ApiUpdate::BatchPage {
+            batch_id,
+            offset,
             result: Err(message),
         },
         other => ApiUpdate::ActionDone {

@@ -69,15 +69,24 @@ pub enum Context {
     Fleet,
     /// Typing the note of a discard, in its confirmation.
     Note,
+    /// Typing a uid after `t`, and its trace.
+    Trace,
+    /// The messages of one committed batch.
+    Batch,
+    /// One stored message with every field.
+    Message,
 }
 
 impl Context {
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 10] = [
         Context::Main,
         Context::Detail,
         Context::Confirm,
         Context::Note,
         Context::Filter,
+        Context::Trace,
+        Context::Batch,
+        Context::Message,
         Context::Help,
         Context::Fleet,
     ];
@@ -102,6 +111,9 @@ impl Context {
             Context::Help => "This help",
             Context::Fleet => "Fleet (Esc on a dashboard comes back here)",
             Context::Note => "Discarding (type a note for the .reason)",
+            Context::Trace => "Find a message (type its uid)",
+            Context::Batch => "A batch's messages",
+            Context::Message => "One message",
         }
     }
 }
@@ -153,6 +165,7 @@ pub enum KeyCommand {
     ClearMarks,
     Preview,
     Discard,
+    Find,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +202,10 @@ const fn bind(
     }
 }
 
-use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Note as N};
+use Context::{
+    Batch as B, Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Message as G,
+    Note as N, Trace as T,
+};
 use Key::*;
 use KeyCommand as K;
 
@@ -207,7 +223,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('g'), Home], "g", K::Top, "first row (events: oldest)", None, false),
     bind(M, &[Char('G'), End], "G", K::Bottom, "last row, of all pages (events: newest)", None, false),
     bind(M, &[Char('/')], "/", K::Filter, "filter files by name or error (server side)", Some("filter"), false),
-    bind(M, &[Enter], "Enter", K::Open, "details of the selected file", Some("detail"), false),
+    bind(M, &[Enter], "Enter", K::Open, "details of the selected file (or batch: its messages)", Some("detail"), false),
     bind(M, &[Esc], "Esc", K::Back, "clear the filter", None, false),
     bind(M, &[Char('s')], "s", K::Sort, "cycle the sort column", None, false),
     bind(M, &[Char('S')], "S", K::SortReverse, "reverse the sort order", None, false),
@@ -215,6 +231,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
     bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
     bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", None, true),
+    bind(M, &[Char('t')], "t", K::Find, "find a message by uid: where is it now?", None, false),
     bind(M, &[Char('c')], "c", K::Causes, "group the files by cause (Enter: that cause's files)", Some("causes"), false),
     bind(M, &[Char(' ')], "Space", K::Mark, "mark / unmark the selected file (on a cause: all its files)", None, false),
     bind(M, &[Char('a')], "a", K::MarkAll, "mark every file of the filter or cause (all pages, on the server)", None, false),
@@ -242,6 +259,22 @@ pub const BINDINGS: &[Binding] = &[
     bind(F, &[Enter], "Enter", K::FilterApply, "keep the filter", None, false),
     bind(F, &[Esc], "Esc", K::FilterCancel, "cancel (previous filter)", None, false),
     bind(F, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),
+    bind(T, &[Enter], "Enter", K::Yes, "look the uid up", None, false),
+    bind(T, &[Esc], "Esc", K::Back, "close", None, false),
+    bind(T, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),
+    bind(T, &[Down], "↓", K::Down, "scroll down", None, false),
+    bind(T, &[Up], "↑", K::Up, "scroll up", None, false),
+    bind(B, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
+    bind(B, &[Enter, Char('l'), Right], "Enter", K::Open, "every field of the selected message", None, false),
+    bind(B, &[Char('j'), Down], "j ↓", K::Down, "select the next message", None, false),
+    bind(B, &[Char('k'), Up], "k ↑", K::Up, "select the previous message", None, false),
+    bind(B, &[Char(']'), PageDown], "]", K::MessagesNext, "next page of messages", None, false),
+    bind(B, &[Char('['), PageUp], "[", K::MessagesPrev, "previous page of messages", None, false),
+    bind(B, &[Char('q')], "q", K::Quit, "quit", None, false),
+    bind(G, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the batch's messages", None, false),
+    bind(G, &[Char('j'), Down], "j ↓", K::Down, "scroll down", None, false),
+    bind(G, &[Char('k'), Up], "k ↑", K::Up, "scroll up", None, false),
+    bind(G, &[Char('q')], "q", K::Quit, "quit", None, false),
     bind(H, &[Esc, Char('?'), Enter], "Esc ?", K::Back, "close the help", None, false),
     bind(H, &[Char('j'), Down], "j ↓", K::Down, "scroll down", None, false),
     bind(H, &[Char('k'), Up], "k ↑", K::Up, "scroll up", None, false),

@@ -193,9 +193,15 @@ pub enum Confirm {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Detail(Box<Detail>),
     Confirm(Box<Confirm>),
+    /// `t`: where is a message (see `tui::trace`).
+    Trace(Box<crate::tui::trace::Trace>),
+    /// Enter on Batch commits: that batch's messages.
+    Batch(Box<crate::tui::trace::BatchView>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -56,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/resync", post(resync))
         .route("/api/v1/retry/{name}/requeue", post(requeue))
         .route("/api/v1/causes", get(super::bulk::causes))
+        .route("/api/v1/find", get(super::find::find))
+        .route("/api/v1/batches/{id}/messages", get(super::find::batch_messages))
         .route("/api/v1/bulk/select", get(super::bulk::select))
         .route("/api/v1/bulk/preview", post(super::bulk::preview))
         .route("/api/v1/bulk/action", post(super::bulk::action))

@@ -4,13 +4,16 @@
 use crate::api::wire::{BatchInfo, EventKind, FileQuery, Snapshot};
 use crate::tui::action::{ActionFailure, ApiUpdate, Command};
 use crate::tui::format;
-use crate::tui::reduce::{files, triage};
+use crate::tui::reduce::{files, trace, triage};
 use crate::tui::state::{push_capped, Conn, History, Overlay, State, Tone, EVENT_TAIL, HISTORY};
 
 pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
     if triage::on_update(state, &update) {
         return Vec::new();
     }
+    let Some(update) = trace::on_update(state, update) else {
+        return Vec::new();
+    };
     let after_snapshot = matches!(update, ApiUpdate::Snapshot { .. });
     match update {
         ApiUpdate::Connecting { endpoint } => state.endpoint = endpoint,
@@ -44,7 +47,11 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
             }
             Err(failure) => state.notify(Tone::Error, refusal(&label, &failure)),
         },
-        ApiUpdate::Causes { .. } | ApiUpdate::Selected { .. } | ApiUpdate::BulkDone { .. } => {}
+        ApiUpdate::Causes { .. }
+        | ApiUpdate::Selected { .. }
+        | ApiUpdate::BulkDone { .. }
+        | ApiUpdate::Found { .. }
+        | ApiUpdate::BatchPage { .. } => {}
     }
     if after_snapshot {
         return triage::after_snapshot(state);

@@ -4,7 +4,7 @@ use crate::api::wire::ProcessorState;
 use crate::tui::action::Command;
 use crate::tui::keymap::{self, Binding, Context, Key, KeyCommand};
 use crate::tui::layout;
-use crate::tui::reduce::{files, triage};
+use crate::tui::reduce::{files, trace, triage};
 use crate::tui::state::{Confirm, Detail, FilterEdit, Focus, Overlay, State, Tone, DETAIL_MESSAGES};
 
 pub fn context(state: &State) -> Context {
@@ -15,6 +15,9 @@ pub fn context(state: &State) -> Context {
         None => Context::Main,
         Some(Overlay::Help { .. }) => Context::Help,
         Some(Overlay::Detail(_)) => Context::Detail,
+        Some(Overlay::Trace(_)) => Context::Trace,
+        Some(Overlay::Batch(ref b)) if b.open => Context::Message,
+        Some(Overlay::Batch(_)) => Context::Batch,
         Some(Overlay::Confirm(ref c)) => match c.as_ref() {
             Confirm::Bulk {
                 preview,
@@ -36,6 +39,10 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Command> {
         Some(binding) => on_binding(state, binding),
         None if context == Context::Filter => {
             type_filter(state, key);
+            Vec::new()
+        }
+        None if context == Context::Trace => {
+            trace::type_uid(state, key);
             Vec::new()
         }
         None if context == Context::Note => {
@@ -72,6 +79,8 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
         Context::Note => on_confirm(state, binding.command),
         Context::Filter => on_filter(state, binding.command),
         Context::Help => on_help(state, binding.command),
+        Context::Trace => trace::on_trace(state, binding.command),
+        Context::Batch | Context::Message => trace::on_batch(state, binding.command),
         // The fleet screen's keys are the fleet reducer's; it passes p and f on as Main keys.
         Context::Fleet => Vec::new(),
     }
@@ -79,6 +88,9 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
 
 fn on_main(state: &mut State, command: KeyCommand) -> Vec<Command> {
     if let Some(commands) = triage::on_main(state, command) {
+        return commands;
+    }
+    if let Some(commands) = trace::on_main(state, command) {
         return commands;
     }
     let rows = files::rows(state);

@@ -5,6 +5,7 @@ mod api;
 mod files;
 mod fleet;
 mod keys;
+mod trace;
 mod triage;
 
 pub use fleet::{fleet_context, reduce_fleet, Addressed};

@@ -91,10 +91,17 @@ fn commits(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if batches.is_empty() {
         lines.push(Line::from(Span::styled("no commits yet", s.muted)));
     }
-    for b in batches
+    // Focused, the top row is the one Enter opens (j/k move it).
+    let open_style = if focused(state, Focus::Batches) {
+        s.selected
+    } else {
+        s.base
+    };
+    for (i, b) in batches
         .iter()
         .skip(state.batches_scroll)
         .take(area.height as usize - 1)
+        .enumerate()
     {
         let ids = match (b.first_record_id, b.last_record_id) {
             (Some(a), Some(z)) => format!("{a}-{z}"),
@@ -107,7 +114,7 @@ fn commits(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ids,
             format::millis(b.duration_ms)
         );
-        let mut spans = text::spans(&head, width, s.base, theme);
+        let mut spans = text::spans(&head, width, if i == 0 { open_style } else { s.base }, theme);
         let from = match &b.source_file {
             Some(f) => format!("{} {f}", b.source),
             None => b.source.clone(),

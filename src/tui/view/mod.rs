@@ -6,6 +6,7 @@ mod batches;
 mod causes;
 mod confirm;
 mod detail;
+mod drill;
 mod events;
 mod files;
 mod fleet;
@@ -16,6 +17,7 @@ mod help;
 mod inbox;
 mod sequence;
 pub mod text;
+mod trace;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -72,6 +74,8 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
         Some(Overlay::Help { scroll }) => help::draw(state, *scroll, theme, frame, area),
         Some(Overlay::Detail(d)) => detail::draw(state, d, theme, frame, area),
         Some(Overlay::Confirm(c)) => confirm::draw(state, c, theme, frame, area),
+        Some(Overlay::Trace(t)) => trace::draw(state, t, theme, frame, area),
+        Some(Overlay::Batch(b)) => drill::draw(state, b, theme, frame, area),
     }
 }
 
