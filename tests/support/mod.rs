@@ -72,8 +72,20 @@ impl Proc {
                 .unwrap_or(false)
                 && schema_exists(root)
         });
-        // The lock is taken before the database opens; give the threads a moment.
-        std::thread::sleep(Duration::from_millis(50));
+        // The API is up last: a test that asks the CLI right away must find it (under load
+        // the endpoint can come well after the lock and the schema).
+        let endpoint = root.join("control/endpoint");
+        wait_for(Duration::from_secs(20), "the API to listen", || {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!(
+                    "the processor exited at start ({st}): {}",
+                    fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            fs::read_to_string(&endpoint)
+                .map(|url| std::net::TcpStream::connect(url.trim().trim_start_matches("http://")).is_ok())
+                .unwrap_or(false)
+        });
     }
 
     /// The API's base URL from `control/endpoint`: waits for the file, and for its address
