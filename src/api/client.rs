@@ -2,6 +2,7 @@
 //! processor, authenticating, decoding answers and errors, and following the event stream.
 
 mod bulk;
+pub mod history;
 mod sse;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ mod auth;
 mod bulk;
 mod failure;
 mod health;
+mod history;
 mod linger;
 mod metrics;
 mod routes;

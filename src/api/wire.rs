@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::message::Message;
 
+mod history;
+pub use history::{HistoryPage, JournalInfo, Rollup, RollupPage};
+
 /// Version of the snapshot document; bumped on any incompatible change.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -60,6 +63,9 @@ pub struct Snapshot {
     /// Whether the database answers (absent from older processors: reachable).
     #[serde(default)]
     pub database: DatabaseInfo,
+    /// The durable event history (absent from older processors: disabled).
+    #[serde(default)]
+    pub journal: JournalInfo,
 }
 
 /// `retention` of the snapshot: the rules, what was pruned, and what is stored.

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config_cmd;
 pub mod console;
 pub mod ctl;
+pub mod events;
 pub mod docs;
 pub mod notify;
 pub mod run;

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
+pub mod history;
 mod store_health;
 
 use crate::api::wire::{
@@ -80,6 +81,8 @@ pub struct Telemetry {
     config: ConfigInfo,
     /// Thread heartbeats and database reachability (`/healthz`, `/readyz`, the watchdog).
     pub health: crate::processor::health::Health,
+    /// The durable history (absent with `run --journal off`).
+    journal: history::JournalSlot,
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
@@ -113,6 +116,7 @@ impl Telemetry {
             root,
             config,
             health: Default::default(),
+            journal: Default::default(),
         }
     }
 
@@ -261,11 +265,16 @@ impl Telemetry {
             let mut ring = self.events.lock().unwrap_or_else(|e| e.into_inner());
             let id = ring.next_id;
             ring.next_id += 1;
-            ring.events.push_back(Event {
+            let event = Event {
                 id,
                 time: rfc3339(SystemTime::now()),
                 kind,
-            });
+            };
+            // Under the ring's lock, so the journal receives events in id order.
+            if let Some(journal) = self.journal.get() {
+                journal.record(&event);
+            }
+            ring.events.push_back(event);
             while ring.events.len() > EVENT_BUFFER {
                 ring.events.pop_front();
             }
@@ -313,6 +322,7 @@ impl Telemetry {
     ) -> Snapshot {
         let now = SystemTime::now();
         let last_event_id = self.last_event_id();
+        let journal = self.journal_info();
         let m = self.model();
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -344,6 +354,7 @@ impl Telemetry {
             last_event_id,
             retention: m.retention.clone(),
             database: m.database.clone(),
+            journal,
         }
     }
 }
