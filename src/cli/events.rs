@@ -22,7 +22,7 @@ pub struct EventsArgs {
     pub connect: ConnectArgs,
     /// From this event id, or this time: RFC 3339, back from now (-24h, -90m, -2d) or a UTC
     /// clock time (03:12)
-    #[arg(long, value_name = "TIME|ID")]
+    #[arg(long, value_name = "TIME|ID", allow_hyphen_values = true)]
     pub since: String,
     /// After the history, print the live stream until interrupted (reconnects by itself)
     #[arg(long)]

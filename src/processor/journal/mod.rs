@@ -161,3 +161,6 @@ impl Journal {
         read::oldest(&self.dir).ok().flatten().map(|(id, _)| id)
     }
 }
+
+#[cfg(test)]
+mod tests;
