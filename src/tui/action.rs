@@ -70,6 +70,15 @@ pub enum ApiUpdate {
     BulkDone {
         result: Result<Box<BulkResult>, ActionFailure>,
     },
+    /// A page of past events, for the purpose it was asked for.
+    History {
+        purpose: crate::tui::timeline::PageFor,
+        result: Result<Box<crate::api::wire::HistoryPage>, String>,
+    },
+    Rollups {
+        window: String,
+        result: Result<Box<crate::api::wire::RollupPage>, String>,
+    },
     /// The outcome of a command: the server's answer or its refusal.
     ActionDone {
         label: String,
@@ -117,6 +126,14 @@ pub enum Command {
     },
     /// A bulk action on exactly this set; runs beside the other commands.
     Bulk(Box<BulkRequest>),
+    /// A page of past events (`GET /api/v1/events/history`).
+    FetchHistory {
+        at: crate::api::client::history::PageAt,
+        limit: usize,
+        purpose: crate::tui::timeline::PageFor,
+    },
+    /// The per-minute rollups of a chart window (`1h`, `24h`).
+    FetchRollups { window: String },
 }
 
 impl Command {
@@ -133,6 +150,8 @@ impl Command {
             Command::FetchCauses { .. } => "causes".into(),
             Command::SelectAll { .. } => "mark all".into(),
             Command::Bulk(r) => format!("bulk {}", r.action.as_str()),
+            Command::FetchHistory { .. } => "history".into(),
+            Command::FetchRollups { .. } => "rollups".into(),
         }
     }
 }

@@ -313,6 +313,20 @@ pub async fn execute(
                     result: result.map(Box::new).map_err(|e| e.to_string()),
                 }
             }
+            Command::FetchHistory { at, limit, purpose } => {
+                let result = c.history(&at, limit).await;
+                ApiUpdate::History {
+                    purpose,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            Command::FetchRollups { window } => {
+                let result = c.rollups(&window).await;
+                ApiUpdate::Rollups {
+                    window,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
             Command::Bulk(request) => {
                 // Beside the other commands: a bulk action takes seconds, the console goes on.
                 let long = Client::new(c.target().clone(), BULK_TIMEOUT);
@@ -339,6 +353,8 @@ pub async fn execute(
                     | Command::SetDemoRate(_)
                     | Command::FetchCauses { .. }
                     | Command::SelectAll { .. }
+                    | Command::FetchHistory { .. }
+                    | Command::FetchRollups { .. }
                     | Command::Bulk(_) => continue,
                 };
                 refresh_now.notify_one();
@@ -365,6 +381,14 @@ fn not_connected(command: Command) -> ApiUpdate {
         Command::FetchDetail { kind, name, .. } => ApiUpdate::Detail {
             kind,
             name,
+            result: Err(message),
+        },
+        Command::FetchHistory { purpose, .. } => ApiUpdate::History {
+            purpose,
+            result: Err(message),
+        },
+        Command::FetchRollups { window } => ApiUpdate::Rollups {
+            window,
             result: Err(message),
         },
         other => ApiUpdate::ActionDone {

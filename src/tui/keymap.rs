@@ -69,15 +69,18 @@ pub enum Context {
     Fleet,
     /// Typing the note of a discard, in its confirmation.
     Note,
+    /// Typing a time to jump the events to, after `t`.
+    Jump,
 }
 
 impl Context {
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 8] = [
         Context::Main,
         Context::Detail,
         Context::Confirm,
         Context::Note,
         Context::Filter,
+        Context::Jump,
         Context::Help,
         Context::Fleet,
     ];
@@ -102,6 +105,7 @@ impl Context {
             Context::Help => "This help",
             Context::Fleet => "Fleet (Esc on a dashboard comes back here)",
             Context::Note => "Discarding (type a note for the .reason)",
+            Context::Jump => "Jumping the events to a time (-24h, 90m back as -90m, 03:12 UTC, RFC 3339)",
         }
     }
 }
@@ -153,6 +157,8 @@ pub enum KeyCommand {
     ClearMarks,
     Preview,
     Discard,
+    JumpTime,
+    ChartWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +195,7 @@ const fn bind(
     }
 }
 
-use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Note as N};
+use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Jump as J, Main as M, Note as N};
 use Key::*;
 use KeyCommand as K;
 
@@ -221,6 +227,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('u')], "u", K::ClearMarks, "clear the marks", None, false),
     bind(M, &[Char('v')], "v", K::Preview, "preview a requeue of the marked files (changes nothing)", None, false),
     bind(M, &[Char('d')], "d", K::Discard, "discard the marked (or selected) files to discarded/ (asks first)", None, true),
+    bind(M, &[Char('t')], "t", K::JumpTime, "jump the events to a time (-24h, 03:12, RFC 3339; G: back to live)", Some("jump"), false),
+    bind(M, &[Char('w')], "w", K::ChartWindow, "charts: live / last 1 h / last 24 h (from the rollups)", Some("window"), false),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
@@ -239,6 +247,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[Enter], "Enter", K::Yes, "discard them", None, false),
     bind(N, &[Esc], "Esc", K::No, "cancel", None, false),
     bind(N, &[Backspace], "Backspace", K::FilterErase, "delete a character of the note (other keys type)", None, false),
+    bind(J, &[Enter], "Enter", K::FilterApply, "jump to the time typed", None, false),
+    bind(J, &[Esc], "Esc", K::FilterCancel, "cancel", None, false),
+    bind(J, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),
     bind(F, &[Enter], "Enter", K::FilterApply, "keep the filter", None, false),
     bind(F, &[Esc], "Esc", K::FilterCancel, "cancel (previous filter)", None, false),
     bind(F, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),

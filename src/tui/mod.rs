@@ -14,6 +14,7 @@ pub mod sanitize;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod timeline;
 pub mod triage;
 pub mod view;
 

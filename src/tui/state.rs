@@ -263,6 +263,8 @@ pub struct State {
     pub demo: Option<DemoInfo>,
     /// Causes, marks and bulk progress.
     pub triage: crate::tui::triage::Triage,
+    /// Older events, a jump to a time, and the chart window.
+    pub timeline: crate::tui::timeline::Timeline,
     pub quit: bool,
 }
 
@@ -293,6 +295,7 @@ impl State {
             },
             demo: None,
             triage: crate::tui::triage::Triage::default(),
+            timeline: crate::tui::timeline::Timeline::default(),
             quit: false,
         }
     }

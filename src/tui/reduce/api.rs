@@ -44,6 +44,10 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
             }
             Err(failure) => state.notify(Tone::Error, refusal(&label, &failure)),
         },
+        ApiUpdate::History { purpose, result } => {
+            super::timeline::on_history(state, purpose, result.map(|p| *p))
+        }
+        ApiUpdate::Rollups { window, result } => super::timeline::on_rollups(state, window, result.map(|p| *p)),
         ApiUpdate::Causes { .. } | ApiUpdate::Selected { .. } | ApiUpdate::BulkDone { .. } => {}
     }
     if after_snapshot {
