@@ -95,7 +95,11 @@ impl Follower {
                 }
                 // Older than the ring: from the journal, where it still holds them.
                 Err(oldest) => {
-                    let events = self.telemetry.history_after(self.last, PULL);
+                    // Read from disk off the runtime's workers.
+                    let (telemetry, last) = (self.telemetry.clone(), self.last);
+                    let events = tokio::task::spawn_blocking(move || telemetry.history_after(last, PULL))
+                        .await
+                        .unwrap_or_default();
                     match events.first() {
                         Some(first) if first.id == self.last + 1 => {}
                         Some(first) => self.pending.push_back(resync(first.id)),

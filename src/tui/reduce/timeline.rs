@@ -199,6 +199,8 @@ pub fn on_history(state: &mut State, purpose: PageFor, result: Result<HistoryPag
                 state.notify(Tone::Info, format!("nothing kept at or after {from}"));
                 return;
             }
+            let first = crate::tui::format::clock(&page.events[0].time).to_string();
+            state.notify(Tone::Info, format!("history from {from}: first event at {first}"));
             state.timeline.jump = Some(Jump {
                 asked,
                 from,
