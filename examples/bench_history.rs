@@ -27,7 +27,9 @@ use statmgr::tui::{view, Theme};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 /// 24 h of batch commits (and a warning now and then) at `rate` events a second, in 8 MiB
@@ -45,7 +47,9 @@ fn synthesise(root: &Path, rate: f64) -> u64 {
         let time = t.to_rfc3339_opts(SecondsFormat::Millis, true);
         let kind = if id % 500 == 0 {
             EventKind::Warning {
-                message: format!("inbox file m-{id}.jsonl: line 3: severity \"fatal\" is not info, warning or error"),
+                message: format!(
+                    "inbox file m-{id}.jsonl: line 3: severity \"fatal\" is not info, warning or error"
+                ),
             }
         } else {
             EventKind::BatchCommitted {
@@ -100,12 +104,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let rate: f64 = arg("--rate").map(|r| r.parse().unwrap()).unwrap_or(5.0);
     let rounds: usize = arg("--rounds").map(|r| r.parse().unwrap()).unwrap_or(21);
-    let bin = arg("--statmgr").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/release/statmgr"));
+    let bin = arg("--statmgr")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/release/statmgr"));
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
     let t0 = Instant::now();
     let events = synthesise(&root, rate);
-    let journal_bytes: u64 = segment::list(&dir_of(&root)).unwrap().iter().map(|s| s.bytes).sum();
+    let journal_bytes: u64 = segment::list(&dir_of(&root))
+        .unwrap()
+        .iter()
+        .map(|s| s.bytes)
+        .sum();
     eprintln!(
         "synthesised {events} events ({:.0} MiB) in {:.1}s",
         journal_bytes as f64 / 1048576.0,
@@ -124,7 +134,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = Client::new(Target::from_root(&root, false).unwrap(), Duration::from_secs(10));
     let theme = Theme::plain();
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -137,7 +150,14 @@ fn main() {
             .expect("history page");
         assert!(!page.events.is_empty(), "the journal holds {asked}");
         let mut state = State::new("bench", true);
-        reduce(&mut state, Action::Resize { width: 120, height: 40 }, 0.0);
+        reduce(
+            &mut state,
+            Action::Resize {
+                width: 120,
+                height: 40,
+            },
+            0.0,
+        );
         reduce(
             &mut state,
             Action::Api(ApiUpdate::History {
@@ -166,7 +186,14 @@ fn main() {
         let started = Instant::now();
         let page = runtime.block_on(client.rollups("24h")).expect("rollups");
         let mut state = State::new("bench", true);
-        reduce(&mut state, Action::Resize { width: 120, height: 40 }, 0.0);
+        reduce(
+            &mut state,
+            Action::Resize {
+                width: 120,
+                height: 40,
+            },
+            0.0,
+        );
         reduce(&mut state, Action::Key(statmgr::tui::keymap::Key::Char('w')), 0.0);
         reduce(&mut state, Action::Key(statmgr::tui::keymap::Key::Char('w')), 0.0);
         reduce(

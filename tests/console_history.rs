@@ -56,7 +56,12 @@ fn events_scroll_back_past_the_ring_with_older_pages() {
     // A second key while the page is on its way asks for nothing more.
     assert!(c.key(Key::Up).is_empty());
     let older: Vec<Event> = (8801..9001)
-        .map(|id| warning(id, format!("2024-05-01T11:{:02}:{:02}.000Z", (id - 8801) / 60, id % 60)))
+        .map(|id| {
+            warning(
+                id,
+                format!("2024-05-01T11:{:02}:{:02}.000Z", (id - 8801) / 60, id % 60),
+            )
+        })
         .collect();
     c.api(page(older, true, true));
     assert_eq!(c.state.timeline.older.len(), 200);
@@ -69,10 +74,22 @@ fn events_scroll_back_past_the_ring_with_older_pages() {
     insta::assert_snapshot!(text);
     // At its top, the next page (before the oldest known) is asked for.
     let next = c.key(Key::Char('g'));
-    assert!(matches!(next.as_slice(), [Command::FetchHistory { at: PageAt::Before(8801), .. }]), "{next:?}");
+    assert!(
+        matches!(
+            next.as_slice(),
+            [Command::FetchHistory {
+                at: PageAt::Before(8801),
+                ..
+            }]
+        ),
+        "{next:?}"
+    );
     c.api(page(Vec::new(), false, true));
     assert!(c.state.timeline.start_reached);
-    assert!(c.key(Key::Char('g')).is_empty(), "nothing older is kept: no more requests");
+    assert!(
+        c.key(Key::Char('g')).is_empty(),
+        "nothing older is kept: no more requests"
+    );
     assert!(c.text().contains("oldest kept"));
     // G: back to the newest.
     c.key(Key::Char('G'));
@@ -101,7 +118,12 @@ fn jump_to_a_time_shows_that_stretch_of_history() {
         }]
     );
     let events: Vec<Event> = (5000..5200)
-        .map(|id| warning(id, format!("2024-05-01T03:{:02}:{:02}.000Z", 12 + (id - 5000) / 60, id % 60)))
+        .map(|id| {
+            warning(
+                id,
+                format!("2024-05-01T03:{:02}:{:02}.000Z", 12 + (id - 5000) / 60, id % 60),
+            )
+        })
         .collect();
     c.api(ApiUpdate::History {
         purpose: PageFor::Jump {
@@ -122,7 +144,17 @@ fn jump_to_a_time_shows_that_stretch_of_history() {
     insta::assert_snapshot!("jumped_to_03_12", text);
     // Up at the top asks for the events before the stretch; G goes back to live.
     let before = c.key(Key::Up);
-    assert!(matches!(before.as_slice(), [Command::FetchHistory { at: PageAt::Before(5000), purpose: PageFor::JumpBefore, .. }]), "{before:?}");
+    assert!(
+        matches!(
+            before.as_slice(),
+            [Command::FetchHistory {
+                at: PageAt::Before(5000),
+                purpose: PageFor::JumpBefore,
+                ..
+            }]
+        ),
+        "{before:?}"
+    );
     c.key(Key::Char('G'));
     assert!(c.state.timeline.jump.is_none());
     assert!(!c.text().contains("(G: live)"));
@@ -182,9 +214,15 @@ fn charts_switch_to_the_last_hour_and_day_from_rollups() {
     assert!(c.text().contains("last 1 h (w), loading…"));
     c.api(rollups("1h", 60));
     let hour = c.text();
-    assert!(hour.contains("last 1 h (w)") && hour.contains("p99/min"), "{hour}");
+    assert!(
+        hour.contains("last 1 h (w)") && hour.contains("p99/min"),
+        "{hour}"
+    );
     insta::assert_snapshot!("charts_1h", hour);
-    assert_eq!(c.key(Key::Char('w')), [Command::FetchRollups { window: "24h".into() }]);
+    assert_eq!(
+        c.key(Key::Char('w')),
+        [Command::FetchRollups { window: "24h".into() }]
+    );
     // A late answer for the previous window is not shown in this one.
     c.api(rollups("1h", 60));
     assert!(c.state.timeline.rollups.is_none());
@@ -207,5 +245,10 @@ fn the_keys_are_in_the_footer_and_the_help() {
     c.key(Key::Char('?'));
     let help = c.text();
     assert!(help.contains("jump the events to a time"), "{help}");
-    let _ = event(1, EventKind::Warning { message: String::new() });
+    let _ = event(
+        1,
+        EventKind::Warning {
+            message: String::new(),
+        },
+    );
 }

@@ -22,7 +22,8 @@ fn snapshot(p: &Proc) -> Snapshot {
 }
 
 fn history(p: &Proc, query: &str) -> HistoryPage {
-    let (status, body) = http_get(&p.endpoint(), &format!("/api/v1/events/history?{query}")).expect("history");
+    let (status, body) =
+        http_get(&p.endpoint(), &format!("/api/v1/events/history?{query}")).expect("history");
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -39,19 +40,26 @@ fn assert_consecutive(ids: &[u64], context: &str) {
 
 /// Waits until the journal on disk holds event `id` (the writer is asynchronous).
 fn wait_journaled(root: &Path, id: u64) {
-    wait_for(Duration::from_secs(10), "the journal to hold the newest event", || {
-        let Ok(entries) = std::fs::read_dir(root.join("journal")) else {
-            return false;
-        };
-        entries.flatten().any(|e| {
-            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&format!("{{\"id\":{id},")))
-        })
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the journal to hold the newest event",
+        || {
+            let Ok(entries) = std::fs::read_dir(root.join("journal")) else {
+                return false;
+            };
+            entries.flatten().any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&format!("{{\"id\":{id},")))
+            })
+        },
+    );
 }
 
 /// Reads the stream after `after` until event `until` arrived.
 fn stream_after(p: &Proc, after: u64, until: u64) -> Vec<Event> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let target = Target::from_root(&p.root, false).unwrap();
     runtime.block_on(async {
         let client = Client::new(target, Duration::from_secs(10));
@@ -87,7 +95,10 @@ fn the_stream_resumes_across_a_restart_with_last_event_id() {
     wait_for(Duration::from_secs(20), "60 rows", || row_count(&root) == 60);
     let newest = snapshot(&p).last_event_id;
     let last_of_first = first_run.events.last().unwrap().id;
-    assert!(newest > last_of_first + 2, "ids keep increasing: {newest} after {last_of_first}");
+    assert!(
+        newest > last_of_first + 2,
+        "ids keep increasing: {newest} after {last_of_first}"
+    );
     // The new processor's ring holds only its own events: the rest comes from the journal.
     let resumed = stream_after(&p, seen, newest);
     let got = ids(&resumed);
@@ -182,7 +193,11 @@ fn a_full_disk_stops_history_not_processing_and_no_message_is_lost() {
     let p = Proc::start(&root, &["--batch-size", "2", "--batch-age", "5"]);
     let mut sent = Vec::new();
     for n in 0..400u64 {
-        drop_file(&root, &format!("one-{n:04}.json"), message(n, "FULL").to_string().as_bytes());
+        drop_file(
+            &root,
+            &format!("one-{n:04}.json"),
+            message(n, "FULL").to_string().as_bytes(),
+        );
         sent.push(format!("u-{n}"));
     }
     wait_for(Duration::from_secs(60), "400 rows", || row_count(&root) == 400);
@@ -190,13 +205,25 @@ fn a_full_disk_stops_history_not_processing_and_no_message_is_lost() {
     assert!(s.journal.enabled);
     assert!(s.journal.stopped, "history stopped: {:?}", s.journal);
     assert!(s.journal.dropped_write_error > 0, "{:?}", s.journal);
-    assert!(s.journal.last_error.as_deref().unwrap_or("").contains("No space left"), "{:?}", s.journal);
+    assert!(
+        s.journal
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("No space left"),
+        "{:?}",
+        s.journal
+    );
     assert_eq!(s.counters.committed, 400);
     let (_, metrics) = http_get(&p.endpoint(), "/metrics").unwrap();
     assert!(metrics.contains("statmgr_journal_stopped 1"), "{metrics}");
     let (status, log) = p.terminate_with_log(Duration::from_secs(20));
     assert!(status.success(), "{status}");
-    assert_eq!(log.matches("event history stopped").count(), 1, "logged once: {log}");
+    assert_eq!(
+        log.matches("event history stopped").count(),
+        1,
+        "logged once: {log}"
+    );
     check_accounted(&root, &sent, "full journal disk");
 }
 
@@ -231,9 +258,17 @@ fn events_since_then_follow_has_no_gap_or_duplicate_at_the_seam() {
     }
     wait_for(Duration::from_secs(20), "100 rows", || row_count(&root) == 100);
     let newest = snapshot(&p).last_event_id;
-    wait_for(Duration::from_secs(20), "the command to print the newest event", || {
-        lines.lock().unwrap().iter().any(|l| l.starts_with(&format!("{{\"id\":{newest},")))
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the command to print the newest event",
+        || {
+            lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.starts_with(&format!("{{\"id\":{newest},")))
+        },
+    );
     let _ = child.kill();
     let _ = child.wait();
     reader.join().unwrap();

@@ -33,9 +33,7 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
     let hint = "expected an RFC 3339 time (2026-11-27T03:12:00Z), a time back from now (-24h, -90m, -2d, -30s) or a UTC clock time (03:12)";
     if let Some(back) = t.strip_prefix('-') {
         let (digits, unit) = back.split_at(back.len().saturating_sub(1));
-        let n: i64 = digits
-            .parse()
-            .map_err(|_| format!("{t:?}: not a time; {hint}"))?;
+        let n: i64 = digits.parse().map_err(|_| format!("{t:?}: not a time; {hint}"))?;
         let span = match unit {
             "s" => Duration::try_seconds(n),
             "m" => Duration::try_minutes(n),
@@ -48,9 +46,15 @@ pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Strin
             .checked_sub_signed(span)
             .ok_or_else(|| format!("{t:?}: too far back"));
     }
-    if let Ok(clock) = NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")) {
+    if let Ok(clock) =
+        NaiveTime::parse_from_str(t, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+    {
         let today = now.date_naive().and_time(clock).and_utc();
-        return Ok(if today > now { today - Duration::days(1) } else { today });
+        return Ok(if today > now {
+            today - Duration::days(1)
+        } else {
+            today
+        });
     }
     DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&Utc))
@@ -62,7 +66,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -80,7 +86,15 @@ mod tests {
 
     #[test]
     fn bad_input_says_what_is_expected() {
-        for bad in ["", "-", "-5x", "yesterday", "25:00", "-h", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-",
+            "-5x",
+            "yesterday",
+            "25:00",
+            "-h",
+            "99999999999999999999999",
+        ] {
             let e = parse_since(bad, now()).unwrap_err();
             assert!(e.contains("expected") || e.contains("too large"), "{bad}: {e}");
         }

@@ -134,7 +134,12 @@ where
 }
 
 /// `run` with another timeout per call.
-pub(crate) fn run_timeout<F, Fut>(connect: &ConnectArgs, with_token: bool, timeout: Duration, call: F) -> ExitCode
+pub(crate) fn run_timeout<F, Fut>(
+    connect: &ConnectArgs,
+    with_token: bool,
+    timeout: Duration,
+    call: F,
+) -> ExitCode
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<(), ClientError>>,

@@ -96,13 +96,19 @@ async fn print_history(client: &Client, since: Since, json: bool) -> Result<u64,
 
 /// The live stream after `last`, reconnecting (from the last event printed) when it breaks;
 /// a restarted processor is found again through `<root>/control/endpoint`.
-async fn follow_live(connect: &ConnectArgs, mut client: Client, mut last: u64, json: bool) -> Result<(), ClientError> {
+async fn follow_live(
+    connect: &ConnectArgs,
+    mut client: Client,
+    mut last: u64,
+    json: bool,
+) -> Result<(), ClientError> {
     loop {
         match client.events_after(last).await {
             Ok(mut stream) => loop {
                 match stream.next().await {
                     Ok(Some(event)) => {
-                        if event.id > last || matches!(event.kind, crate::api::wire::EventKind::Resync { .. }) {
+                        if event.id > last || matches!(event.kind, crate::api::wire::EventKind::Resync { .. })
+                        {
                             print(&event, json)?;
                         }
                         last = stream.last_event_id();
@@ -125,4 +131,3 @@ async fn follow_live(connect: &ConnectArgs, mut client: Client, mut last: u64, j
         }
     }
 }
-

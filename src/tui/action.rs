@@ -133,7 +133,9 @@ pub enum Command {
         purpose: crate::tui::timeline::PageFor,
     },
     /// The per-minute rollups of a chart window (`1h`, `24h`).
-    FetchRollups { window: String },
+    FetchRollups {
+        window: String,
+    },
 }
 
 impl Command {

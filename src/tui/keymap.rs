@@ -195,7 +195,9 @@ const fn bind(
     }
 }
 
-use Context::{Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Jump as J, Main as M, Note as N};
+use Context::{
+    Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Jump as J, Main as M, Note as N,
+};
 use Key::*;
 use KeyCommand as K;
 

@@ -73,7 +73,10 @@ pub enum PageFor {
     /// Older events behind the live tail.
     Older,
     /// A jump to a time (`asked`: what was typed).
-    Jump { asked: String, from: String },
+    Jump {
+        asked: String,
+        from: String,
+    },
     /// Scrolling a jumped-to stretch back or forward.
     JumpBefore,
     JumpAfter,

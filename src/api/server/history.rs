@@ -29,7 +29,9 @@ fn parse_query(pairs: Vec<(String, String)>) -> Result<HistoryQuery, String> {
         let p = match name.as_str() {
             "before" => Position::Before(id("before", &value)?),
             "after" => Position::After(id("after", &value)?),
-            "since" => Position::Since(stamp(parse_time(&value, Utc::now()).map_err(|e| format!("`since`: {e}"))?)),
+            "since" => Position::Since(stamp(
+                parse_time(&value, Utc::now()).map_err(|e| format!("`since`: {e}"))?,
+            )),
             "limit" => {
                 limit = value
                     .parse::<usize>()
@@ -60,7 +62,12 @@ pub async fn history(State(s): State<Arc<Shared>>, pairs: Pairs) -> Result<Json<
     tokio::task::spawn_blocking(move || telemetry.history_page(query))
         .await
         .map(Json)
-        .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("history read failed: {e}")))
+        .map_err(|e| {
+            ApiFailure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("history read failed: {e}"),
+            )
+        })
 }
 
 pub async fn rollups(State(s): State<Arc<Shared>>, pairs: Pairs) -> Result<Json<RollupPage>, ApiFailure> {
@@ -68,7 +75,11 @@ pub async fn rollups(State(s): State<Arc<Shared>>, pairs: Pairs) -> Result<Json<
     for (name, value) in query_pairs(pairs)? {
         match name.as_str() {
             "window" if value == "1h" || value == "24h" => window = value,
-            "window" => return Err(ApiFailure::bad_request(format!("`window`: {value:?}; known: 1h, 24h"))),
+            "window" => {
+                return Err(ApiFailure::bad_request(format!(
+                    "`window`: {value:?}; known: 1h, 24h"
+                )))
+            }
             _ => {
                 return Err(ApiFailure::bad_request(format!(
                     "unknown query parameter `{name}`; known: window"
@@ -92,8 +103,18 @@ pub async fn rollups(State(s): State<Arc<Shared>>, pairs: Pairs) -> Result<Json<
     let first = rollup::minute_text(rollup::minute_of(from.into()));
     let rollups = tokio::task::spawn_blocking(move || rollup::read_since(&dir, &first))
         .await
-        .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("rollup read failed: {e}")))?
-        .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the rollups: {e}")))?;
+        .map_err(|e| {
+            ApiFailure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("rollup read failed: {e}"),
+            )
+        })?
+        .map_err(|e| {
+            ApiFailure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the rollups: {e}"),
+            )
+        })?;
     Ok(Json(RollupPage {
         window,
         from: stamp(from),
@@ -107,21 +128,33 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Result<HistoryQuery, String> {
-        parse_query(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+        parse_query(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn positions_and_limits_are_checked() {
         assert_eq!(q(&[]).unwrap().position, Position::Newest);
-        assert_eq!(q(&[("before", "10"), ("limit", "5")]).unwrap(), HistoryQuery {
-            position: Position::Before(10),
-            limit: 5
-        });
+        assert_eq!(
+            q(&[("before", "10"), ("limit", "5")]).unwrap(),
+            HistoryQuery {
+                position: Position::Before(10),
+                limit: 5
+            }
+        );
         assert!(q(&[("before", "x")]).unwrap_err().contains("not an event id"));
-        assert!(q(&[("before", "1"), ("after", "2")]).unwrap_err().contains("one of"));
+        assert!(q(&[("before", "1"), ("after", "2")])
+            .unwrap_err()
+            .contains("one of"));
         assert!(q(&[("limit", "0")]).is_err());
         assert!(q(&[("since", "soon")]).unwrap_err().contains("expected"));
         assert!(q(&[("bogus", "1")]).unwrap_err().contains("known"));
-        assert!(matches!(q(&[("since", "2026-01-01T00:00:00Z")]).unwrap().position, Position::Since(t) if t == "2026-01-01T00:00:00.000Z"));
+        assert!(
+            matches!(q(&[("since", "2026-01-01T00:00:00Z")]).unwrap().position, Position::Since(t) if t == "2026-01-01T00:00:00.000Z")
+        );
     }
 }

@@ -202,7 +202,12 @@ impl Collector for TelemetryCollector {
         }
         let j = &s.journal;
         if j.enabled {
-            counter(e, "statmgr_journal_written", "Events written to the journal", j.written)?;
+            counter(
+                e,
+                "statmgr_journal_written",
+                "Events written to the journal",
+                j.written,
+            )?;
             counter(
                 e,
                 "statmgr_journal_dropped_queue_full",
@@ -221,7 +226,12 @@ impl Collector for TelemetryCollector {
                 "1 while a write error (a full disk) stops the event history",
                 f64::from(u8::from(j.stopped)),
             )?;
-            gauge(e, "statmgr_journal_bytes", "Size of the event journal", j.bytes as f64)?;
+            gauge(
+                e,
+                "statmgr_journal_bytes",
+                "Size of the event journal",
+                j.bytes as f64,
+            )?;
         }
         gauge(
             e,

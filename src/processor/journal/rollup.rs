@@ -27,7 +27,9 @@ pub fn path(dir: &Path) -> PathBuf {
 
 /// Seconds since the epoch of the minute that holds `t`.
 pub fn minute_of(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 60 * 60).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 60 * 60)
+        .unwrap_or(0)
 }
 
 pub fn minute_text(minute: u64) -> String {
@@ -166,7 +168,10 @@ mod tests {
         let r = acc.finish();
         assert_eq!(r.committed, 1000);
         assert_eq!(r.batches, 100);
-        assert_eq!((r.latency_p50_ms, r.latency_p90_ms, r.latency_p99_ms), (50.0, 90.0, 99.0));
+        assert_eq!(
+            (r.latency_p50_ms, r.latency_p90_ms, r.latency_p99_ms),
+            (50.0, 90.0, 99.0)
+        );
         assert_eq!(r.latency_max_ms, 100.0);
         assert_eq!((r.inbox_depth, r.retry_files), (5, 2));
         assert_eq!(r.minute, "1970-01-01T00:00:00Z");

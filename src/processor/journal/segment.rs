@@ -88,7 +88,11 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(bytes),
         Err(e) => return Err(e),
     }
-    let keep = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let keep = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
     bytes.truncate(keep);
     Ok(bytes)
 }

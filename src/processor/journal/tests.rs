@@ -51,12 +51,21 @@ fn segments_rotate_by_size_and_reads_cross_them() {
         assert_eq!(segment::first_event(&pair[1].path).unwrap().0, pair[1].first_id);
     }
     let ids = |v: Vec<Event>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
-    assert_eq!(ids(read::after(&dir, 0, 1000).unwrap()), (1..101).collect::<Vec<_>>());
+    assert_eq!(
+        ids(read::after(&dir, 0, 1000).unwrap()),
+        (1..101).collect::<Vec<_>>()
+    );
     assert_eq!(ids(read::after(&dir, 37, 5).unwrap()), [38, 39, 40, 41, 42]);
     assert_eq!(ids(read::before(&dir, 37, 5).unwrap()), [32, 33, 34, 35, 36]);
     assert_eq!(ids(read::before(&dir, 3, 5).unwrap()), [1, 2]);
-    assert_eq!(read::first_at(&dir, "2026-11-27T00:50:00.000Z").unwrap(), Some(50));
-    assert_eq!(read::first_at(&dir, "2026-11-27T00:50:00.001Z").unwrap(), Some(51));
+    assert_eq!(
+        read::first_at(&dir, "2026-11-27T00:50:00.000Z").unwrap(),
+        Some(50)
+    );
+    assert_eq!(
+        read::first_at(&dir, "2026-11-27T00:50:00.001Z").unwrap(),
+        Some(51)
+    );
     assert_eq!(read::first_at(&dir, "2026-11-28T00:00:00.000Z").unwrap(), None);
     assert_eq!(read::first_at(&dir, "2020-01-01T00:00:00.000Z").unwrap(), Some(1));
     // Reopened, ids go on after the newest event.
@@ -86,7 +95,12 @@ fn retention_by_age_deletes_segments_last_written_too_long_ago() {
     let before = segment::list(&dir).unwrap();
     let old = SystemTime::now() - Duration::from_secs(3 * 86_400);
     for s in &before[..2] {
-        std::fs::File::options().append(true).open(&s.path).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&s.path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
     }
     let config = JournalConfig {
         max_age: Duration::from_secs(2 * 86_400),

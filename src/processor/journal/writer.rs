@@ -236,7 +236,8 @@ impl Writer {
                 RETRY_AFTER.as_secs()
             );
         }
-        *self.stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("cannot {what}: {e}"));
+        *self.stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format!("cannot {what}: {e}"));
         self.failed_until = Some(Instant::now() + RETRY_AFTER);
     }
 
@@ -269,6 +270,8 @@ impl Writer {
             tracing::warn!(dir = %self.dir.display(), "cannot prune the rollups: {e}");
         }
         self.stats.bytes.store(total, Ordering::Relaxed);
-        self.stats.segments.store(segments.len() as u64, Ordering::Relaxed);
+        self.stats
+            .segments
+            .store(segments.len() as u64, Ordering::Relaxed);
     }
 }

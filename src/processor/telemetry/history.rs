@@ -75,11 +75,20 @@ impl Telemetry {
     pub fn history_before(&self, before: u64, limit: usize) -> Vec<Event> {
         let mut from_ring: Vec<Event> = {
             let ring = self.events.lock().unwrap_or_else(|e| e.into_inner());
-            let newer: Vec<&Event> = ring.events.iter().rev().filter(|e| e.id < before).take(limit).collect();
+            let newer: Vec<&Event> = ring
+                .events
+                .iter()
+                .rev()
+                .filter(|e| e.id < before)
+                .take(limit)
+                .collect();
             newer.into_iter().rev().cloned().collect()
         };
         if from_ring.len() < limit {
-            let below = from_ring.first().map(|e| e.id).unwrap_or(before.min(self.ring_oldest()));
+            let below = from_ring
+                .first()
+                .map(|e| e.id)
+                .unwrap_or(before.min(self.ring_oldest()));
             if let Some(j) = self.journal() {
                 match j.before(below, limit - from_ring.len()) {
                     Ok(mut older) => {

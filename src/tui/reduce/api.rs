@@ -47,7 +47,9 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
         ApiUpdate::History { purpose, result } => {
             super::timeline::on_history(state, purpose, result.map(|p| *p))
         }
-        ApiUpdate::Rollups { window, result } => super::timeline::on_rollups(state, window, result.map(|p| *p)),
+        ApiUpdate::Rollups { window, result } => {
+            super::timeline::on_rollups(state, window, result.map(|p| *p))
+        }
         ApiUpdate::Causes { .. } | ApiUpdate::Selected { .. } | ApiUpdate::BulkDone { .. } => {}
     }
     if after_snapshot {

@@ -115,9 +115,15 @@ fn scroll_jump(state: &mut State, delta: i64, rows: usize) -> Vec<Command> {
         return Vec::new();
     }
     let (at, purpose) = if wanted_before {
-        (PageAt::Before(jump.events.first().map_or(0, |e| e.id)), PageFor::JumpBefore)
+        (
+            PageAt::Before(jump.events.first().map_or(0, |e| e.id)),
+            PageFor::JumpBefore,
+        )
     } else if wanted_after {
-        (PageAt::After(jump.events.last().map_or(0, |e| e.id)), PageFor::JumpAfter)
+        (
+            PageAt::After(jump.events.last().map_or(0, |e| e.id)),
+            PageFor::JumpAfter,
+        )
     } else {
         return Vec::new();
     };
