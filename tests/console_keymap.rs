@@ -46,6 +46,10 @@ fn prepared(context: Context) -> Console {
             c.key(Key::Char('d'));
             c.keys("ab");
         }
+        Context::Jump => {
+            c.key(Key::Char('t'));
+            c.keys("-2h");
+        }
         Context::Fleet => unreachable!("the fleet screen is prepared by `fleet_prepared`"),
     }
     assert_eq!(context_of(&c), context);

@@ -23,7 +23,7 @@ pub fn after(dir: &Path, after: u64, limit: usize) -> io::Result<Vec<Event>> {
     for s in &segments[holding(&segments, after.saturating_add(1))..] {
         let bytes = segment::read(&s.path)?;
         for line in segment::lines(&bytes) {
-            if !segment::line_id(line).is_some_and(|id| id > after) {
+            if segment::line_id(line).is_none_or(|id| id <= after) {
                 continue;
             }
             if let Some(event) = segment::parse(line) {
@@ -49,7 +49,7 @@ pub fn before(dir: &Path, before: u64, limit: usize) -> io::Result<Vec<Event>> {
         let bytes = segment::read(&s.path)?;
         let mut found: Vec<Event> = Vec::new();
         for line in segment::lines(&bytes).rev() {
-            if !segment::line_id(line).is_some_and(|id| id < before) {
+            if segment::line_id(line).is_none_or(|id| id >= before) {
                 continue;
             }
             if let Some(event) = segment::parse(line) {
