@@ -76,6 +76,8 @@ pub struct ProcessorConfig {
     pub retention: RetentionRules,
     /// How often retention runs (a pass also runs at start).
     pub retain_interval: Duration,
+    /// The durable event history in `journal/`.
+    pub journal: crate::processor::journal::JournalConfig,
 }
 
 impl ProcessorConfig {
@@ -101,6 +103,7 @@ impl ProcessorConfig {
             checkpoint_pages: 20_000,
             retention: RetentionRules::default(),
             retain_interval: Duration::from_secs(60),
+            journal: Default::default(),
         }
     }
 }

@@ -52,6 +52,8 @@ enum Command {
     Man(statmgr::cli::docs::ManArgs),
     /// Check a config file, or show the effective settings of `statmgr run`.
     Config(statmgr::cli::config_cmd::ConfigArgs),
+    /// Print the event history from an id or a time, then (--follow) the live stream.
+    Events(statmgr::cli::events::EventsArgs),
     /// Copy the SQLite database consistently while the processor runs (PostgreSQL: use pg_dump).
     Backup(statmgr::cli::backup::BackupArgs),
 }
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Man(args) => statmgr::cli::docs::man(args, Cli::command()),
         Command::Config(args) => statmgr::cli::config_cmd::main(args, std::env::args_os().skip(3).collect()),
         Command::Backup(args) => statmgr::cli::backup::main(args),
+        Command::Events(args) => statmgr::cli::events::main(args),
     }
 }
 

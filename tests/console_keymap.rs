@@ -47,7 +47,7 @@ fn prepared(context: Context) -> Console {
             c.keys("ab");
         }
         Context::Trace => {
-            c.key(Key::Char('t'));
+            c.key(Key::Char('m'));
             c.keys("ab");
             c.key(Key::Down);
         }
@@ -77,6 +77,10 @@ fn prepared(context: Context) -> Console {
                 c.key(Key::Enter);
                 c.key(Key::Down);
             }
+        }
+        Context::Jump => {
+            c.key(Key::Char('t'));
+            c.keys("-2h");
         }
         Context::Fleet => unreachable!("the fleet screen is prepared by `fleet_prepared`"),
     }

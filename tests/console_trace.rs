@@ -1,4 +1,4 @@
-//! The message trace (`t`) and the batch drill-down (Enter on Batch commits) in the
+//! The message trace (`m`) and the batch drill-down (Enter on Batch commits) in the
 //! console: reducer tests plus TestBackend screens (insta), watch mode included, with
 //! hostile text from the processor shown escaped.
 
@@ -75,7 +75,7 @@ fn page(id: i64, offset: u64, n: i64, total: u64) -> BatchMessages {
 #[test]
 fn t_asks_for_a_uid_and_shows_where_it_is_even_in_watch() {
     let mut c = Console::running(true, 100, 30);
-    assert!(c.key(Key::Char('t')).is_empty());
+    assert!(c.key(Key::Char('m')).is_empty());
     assert_eq!(context(&c.state), Context::Trace);
     insta::assert_snapshot!("trace_empty", c.text());
     // Keys type (q and j too); Backspace erases; Enter asks.
@@ -103,7 +103,7 @@ fn t_asks_for_a_uid_and_shows_where_it_is_even_in_watch() {
 #[test]
 fn a_uid_seen_nowhere_says_so() {
     let mut c = Console::running(false, 100, 30);
-    c.key(Key::Char('t'));
+    c.key(Key::Char('m'));
     c.keys("nope");
     c.key(Key::Enter);
     let mut r = FindReport::default();

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod find;
+pub mod history;
 mod sse;
 
 use std::path::{Path, PathBuf};

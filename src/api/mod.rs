@@ -4,4 +4,5 @@ pub mod client;
 pub mod preview;
 pub mod query;
 pub mod server;
+pub mod when;
 pub mod wire;

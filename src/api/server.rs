@@ -16,6 +16,7 @@ mod bulk;
 mod failure;
 mod find;
 mod health;
+mod history;
 mod linger;
 mod metrics;
 mod routes;

@@ -6,6 +6,9 @@ pub mod find;
 
 pub use crate::message::Message;
 
+mod history;
+pub use history::{HistoryPage, JournalInfo, Rollup, RollupPage};
+
 /// Version of the snapshot document; bumped on any incompatible change.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -62,6 +65,9 @@ pub struct Snapshot {
     /// Whether the database answers (absent from older processors: reachable).
     #[serde(default)]
     pub database: DatabaseInfo,
+    /// The durable event history (absent from older processors: disabled).
+    #[serde(default)]
+    pub journal: JournalInfo,
 }
 
 /// `retention` of the snapshot: the rules, what was pruned, and what is stored.

@@ -104,7 +104,7 @@ pub(crate) fn safe(text: &str) -> String {
     crate::message::escape_text(text)
 }
 
-fn exit_for(e: ClientError) -> ExitCode {
+pub(crate) fn exit_for(e: ClientError) -> ExitCode {
     match e {
         ClientError::Unreachable(m) => {
             eprintln!("statmgr: no processor is reachable: {}", safe(&m));
@@ -134,7 +134,12 @@ where
 }
 
 /// `run` with another timeout per call.
-fn run_timeout<F, Fut>(connect: &ConnectArgs, with_token: bool, timeout: Duration, call: F) -> ExitCode
+pub(crate) fn run_timeout<F, Fut>(
+    connect: &ConnectArgs,
+    with_token: bool,
+    timeout: Duration,
+    call: F,
+) -> ExitCode
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<(), ClientError>>,

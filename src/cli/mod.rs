@@ -7,6 +7,7 @@ pub mod console;
 pub mod ctl;
 pub mod docs;
 pub mod find;
+pub mod events;
 pub mod notify;
 pub mod run;
 pub mod send;

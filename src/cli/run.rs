@@ -100,6 +100,26 @@ pub struct RunArgs {
     /// journal, which adds one) or `json` (one object per line)
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Keep the event history in <root>/journal/ (`off`: events live only in memory)
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub journal: Switch,
+    /// Close a journal segment and start a new one past this many MiB
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub journal_segment_mb: u64,
+    /// Delete the oldest journal segments while the journal is larger than this many MiB
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub journal_max_mb: u64,
+    /// ...or older than this many days (the per-minute rollups too)
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub journal_max_days: u64,
+}
+
+/// An on/off setting.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// `--log-format`.
@@ -133,6 +153,10 @@ impl RunArgs {
         c.max_db_pages = self.max_db_pages;
         c.retention = self.retain.unwrap_or_default().or_days(self.retain_days);
         c.retain_interval = Duration::from_secs(self.retain_interval);
+        c.journal.enabled = self.journal == Switch::On;
+        c.journal.segment_bytes = self.journal_segment_mb * 1024 * 1024;
+        c.journal.max_bytes = self.journal_max_mb.saturating_mul(1024 * 1024);
+        c.journal.max_age = Duration::from_secs(self.journal_max_days * 86_400);
         c
     }
 }

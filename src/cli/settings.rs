@@ -45,6 +45,10 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("wal_autocheckpoint", Kind::Int),
     ("checkpoint_pages", Kind::Int),
     ("log_format", Kind::Str),
+    ("journal", Kind::Str),
+    ("journal_segment_mb", Kind::Int),
+    ("journal_max_mb", Kind::Int),
+    ("journal_max_days", Kind::Int),
 ];
 
 /// `run` flags that are not settings of a file: the file itself, and a hidden test knob.

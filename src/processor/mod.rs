@@ -12,6 +12,7 @@ pub mod find;
 pub mod health;
 pub mod inbox;
 pub mod intake;
+pub mod journal;
 pub mod keys;
 pub mod postgres;
 pub mod requeue;
@@ -49,6 +50,10 @@ pub struct Processor {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
     hurry: Arc<AtomicBool>,
+    /// Dropped after the other threads finished: the journal writer then writes what it
+    /// was sent and stops.
+    journal_stop: Option<crossbeam_channel::Sender<()>>,
+    journal_thread: Option<JoinHandle<()>>,
     _lock: dirs::StateLock,
 }
 
@@ -74,6 +79,24 @@ pub fn start(
             read_only_api,
         },
     ));
+    let (journal_stop, journal_thread) = if config.journal.enabled {
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let sampled = telemetry.clone();
+        let opened = journal::open(
+            &config.root,
+            config.journal.clone(),
+            Box::new(move || sampled.journal_sample()),
+            stop_rx,
+        )?;
+        telemetry.attach_journal(opened.journal, opened.next_id);
+        let thread = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(opened.writer)
+            .map_err(|e| Error::Config(format!("cannot start the journal thread: {e}")))?;
+        (Some(stop_tx), Some(thread))
+    } else {
+        (None, None)
+    };
     let (files_tx, files_rx) = crossbeam_channel::bounded(INTAKE_QUEUE);
     let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
@@ -157,6 +180,8 @@ pub fn start(
         handle,
         threads,
         hurry,
+        journal_stop,
+        journal_thread,
         _lock: lock,
     })
 }
@@ -285,6 +310,8 @@ impl Processor {
         let Processor {
             handle,
             threads,
+            journal_stop,
+            journal_thread,
             _lock,
             ..
         } = self;
@@ -300,6 +327,12 @@ impl Processor {
             tracing::error!("the processor threads could not be joined");
         }
         handle.telemetry.set_state(ProcessorState::Stopped);
+        drop(journal_stop);
+        if let Some(thread) = journal_thread {
+            if tokio::task::spawn_blocking(move || thread.join()).await.is_err() {
+                tracing::error!("the journal thread could not be joined");
+            }
+        }
         drop(_lock);
     }
 }

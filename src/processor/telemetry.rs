@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::watch;
 
+pub mod history;
 mod store_health;
 
 use crate::api::wire::{
@@ -82,6 +83,8 @@ pub struct Telemetry {
     pub health: crate::processor::health::Health,
     /// The uids of the retry, stuck and discarded files (`find`).
     pub uids: crate::processor::uid_index::UidIndex,
+    /// The durable history (absent with `run --journal off`).
+    journal: history::JournalSlot,
 }
 
 /// The uid index's name for a directory.
@@ -124,6 +127,7 @@ impl Telemetry {
             config,
             health: Default::default(),
             uids: Default::default(),
+            journal: Default::default(),
         }
     }
 
@@ -279,11 +283,16 @@ impl Telemetry {
             let mut ring = self.events.lock().unwrap_or_else(|e| e.into_inner());
             let id = ring.next_id;
             ring.next_id += 1;
-            ring.events.push_back(Event {
+            let event = Event {
                 id,
                 time: rfc3339(SystemTime::now()),
                 kind,
-            });
+            };
+            // Under the ring's lock, so the journal receives events in id order.
+            if let Some(journal) = self.journal.get() {
+                journal.record(&event);
+            }
+            ring.events.push_back(event);
             while ring.events.len() > EVENT_BUFFER {
                 ring.events.pop_front();
             }
@@ -331,6 +340,7 @@ impl Telemetry {
     ) -> Snapshot {
         let now = SystemTime::now();
         let last_event_id = self.last_event_id();
+        let journal = self.journal_info();
         let m = self.model();
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -362,6 +372,7 @@ impl Telemetry {
             last_event_id,
             retention: m.retention.clone(),
             database: store_health::database_info(self.health.database_problem()),
+            journal,
         }
     }
 }

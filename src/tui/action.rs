@@ -70,7 +70,7 @@ pub enum ApiUpdate {
     BulkDone {
         result: Result<Box<BulkResult>, ActionFailure>,
     },
-    /// Where a uid is (`t`).
+    /// Where a uid is (`m`).
     Found {
         uid: String,
         result: Result<Box<crate::api::wire::find::FindReport>, String>,
@@ -80,6 +80,14 @@ pub enum ApiUpdate {
         batch_id: i64,
         offset: u64,
         result: Result<Box<crate::api::wire::find::BatchMessages>, String>,
+    /// A page of past events, for the purpose it was asked for.
+    History {
+        purpose: crate::tui::timeline::PageFor,
+        result: Result<Box<crate::api::wire::HistoryPage>, String>,
+    },
+    Rollups {
+        window: String,
+        result: Result<Box<crate::api::wire::RollupPage>, String>,
     },
     /// The outcome of a command: the server's answer or its refusal.
     ActionDone {
@@ -137,6 +145,15 @@ pub enum Command {
         batch_id: i64,
         offset: u64,
         limit: u64,
+    /// A page of past events (`GET /api/v1/events/history`).
+    FetchHistory {
+        at: crate::api::client::history::PageAt,
+        limit: usize,
+        purpose: crate::tui::timeline::PageFor,
+    },
+    /// The per-minute rollups of a chart window (`1h`, `24h`).
+    FetchRollups {
+        window: String,
     },
 }
 
@@ -156,6 +173,8 @@ impl Command {
             Command::Bulk(r) => format!("bulk {}", r.action.as_str()),
             Command::Find { uid } => format!("find {uid}"),
             Command::FetchBatch { batch_id, .. } => format!("batch #{batch_id}"),
+            Command::FetchHistory { .. } => "history".into(),
+            Command::FetchRollups { .. } => "rollups".into(),
         }
     }
 }

@@ -329,6 +329,17 @@ pub async fn execute(
                 ApiUpdate::BatchPage {
                     batch_id,
                     offset,
+            Command::FetchHistory { at, limit, purpose } => {
+                let result = c.history(&at, limit).await;
+                ApiUpdate::History {
+                    purpose,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
+            Command::FetchRollups { window } => {
+                let result = c.rollups(&window).await;
+                ApiUpdate::Rollups {
+                    window,
                     result: result.map(Box::new).map_err(|e| e.to_string()),
                 }
             }
@@ -360,6 +371,8 @@ pub async fn execute(
                     | Command::SelectAll { .. }
                     | Command::Find { .. }
                     | Command::FetchBatch { .. }
+                    | Command::FetchHistory { .. }
+                    | Command::FetchRollups { .. }
                     | Command::Bulk(_) => continue,
                 };
                 refresh_now.notify_one();
@@ -395,6 +408,12 @@ fn not_connected(command: Command) -> ApiUpdate {
         Command::FetchBatch { batch_id, offset, .. } => ApiUpdate::BatchPage {
             batch_id,
             offset,
+        Command::FetchHistory { purpose, .. } => ApiUpdate::History {
+            purpose,
+            result: Err(message),
+        },
+        Command::FetchRollups { window } => ApiUpdate::Rollups {
+            window,
             result: Err(message),
         },
         other => ApiUpdate::ActionDone {

@@ -69,16 +69,18 @@ pub enum Context {
     Fleet,
     /// Typing the note of a discard, in its confirmation.
     Note,
-    /// Typing a uid after `t`, and its trace.
+    /// Typing a uid after `m`, and its trace.
     Trace,
     /// The messages of one committed batch.
     Batch,
     /// One stored message with every field.
     Message,
+    /// Typing a time to jump the events to, after `t`.
+    Jump,
 }
 
 impl Context {
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Main,
         Context::Detail,
         Context::Confirm,
@@ -87,6 +89,7 @@ impl Context {
         Context::Trace,
         Context::Batch,
         Context::Message,
+        Context::Jump,
         Context::Help,
         Context::Fleet,
     ];
@@ -114,6 +117,7 @@ impl Context {
             Context::Trace => "Find a message (type its uid)",
             Context::Batch => "A batch's messages",
             Context::Message => "One message",
+            Context::Jump => "Jumping the events to a time (-24h, 90m back as -90m, 03:12 UTC, RFC 3339)",
         }
     }
 }
@@ -166,6 +170,8 @@ pub enum KeyCommand {
     Preview,
     Discard,
     Find,
+    JumpTime,
+    ChartWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,8 +209,8 @@ const fn bind(
 }
 
 use Context::{
-    Batch as B, Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Main as M, Message as G,
-    Note as N, Trace as T,
+    Batch as B, Confirm as C, Detail as D, Filter as F, Fleet as L, Help as H, Jump as J, Main as M,
+    Message as G, Note as N, Trace as T,
 };
 use Key::*;
 use KeyCommand as K;
@@ -231,13 +237,15 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('f')], "f", K::Flush, "commit the open batch now", Some("flush"), true),
     bind(M, &[Char('r')], "r", K::Requeue, "requeue the selected file (asks first)", Some("requeue"), true),
     bind(M, &[Char('R')], "R", K::Resync, "resync the key allocator (asks first)", None, true),
-    bind(M, &[Char('t')], "t", K::Find, "find a message by uid: where is it now?", None, false),
+    bind(M, &[Char('m')], "m", K::Find, "find a message by uid: where is it now?", None, false),
     bind(M, &[Char('c')], "c", K::Causes, "group the files by cause (Enter: that cause's files)", Some("causes"), false),
     bind(M, &[Char(' ')], "Space", K::Mark, "mark / unmark the selected file (on a cause: all its files)", None, false),
     bind(M, &[Char('a')], "a", K::MarkAll, "mark every file of the filter or cause (all pages, on the server)", None, false),
     bind(M, &[Char('u')], "u", K::ClearMarks, "clear the marks", None, false),
     bind(M, &[Char('v')], "v", K::Preview, "preview a requeue of the marked files (changes nothing)", None, false),
     bind(M, &[Char('d')], "d", K::Discard, "discard the marked (or selected) files to discarded/ (asks first)", None, true),
+    bind(M, &[Char('t')], "t", K::JumpTime, "jump the events to a time (-24h, 03:12, RFC 3339; G: back to live)", None, false),
+    bind(M, &[Char('w')], "w", K::ChartWindow, "charts: live / last 1 h / last 24 h (from the rollups)", None, false),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),
@@ -256,6 +264,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(N, &[Enter], "Enter", K::Yes, "discard them", None, false),
     bind(N, &[Esc], "Esc", K::No, "cancel", None, false),
     bind(N, &[Backspace], "Backspace", K::FilterErase, "delete a character of the note (other keys type)", None, false),
+    bind(J, &[Enter], "Enter", K::FilterApply, "jump to the time typed", None, false),
+    bind(J, &[Esc], "Esc", K::FilterCancel, "cancel", None, false),
+    bind(J, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),
     bind(F, &[Enter], "Enter", K::FilterApply, "keep the filter", None, false),
     bind(F, &[Esc], "Esc", K::FilterCancel, "cancel (previous filter)", None, false),
     bind(F, &[Backspace], "Backspace", K::FilterErase, "delete a character (other keys type)", None, false),

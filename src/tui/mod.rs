@@ -15,6 +15,7 @@ pub mod state;
 pub mod terminal;
 pub mod theme;
 pub mod trace;
+pub mod timeline;
 pub mod triage;
 pub mod view;
 

@@ -198,7 +198,7 @@ pub enum Overlay {
     },
     Detail(Box<Detail>),
     Confirm(Box<Confirm>),
-    /// `t`: where is a message (see `tui::trace`).
+    /// `m`: where is a message (see `tui::trace`).
     Trace(Box<crate::tui::trace::Trace>),
     /// Enter on Batch commits: that batch's messages.
     Batch(Box<crate::tui::trace::BatchView>),
@@ -269,6 +269,8 @@ pub struct State {
     pub demo: Option<DemoInfo>,
     /// Causes, marks and bulk progress.
     pub triage: crate::tui::triage::Triage,
+    /// Older events, a jump to a time, and the chart window.
+    pub timeline: crate::tui::timeline::Timeline,
     pub quit: bool,
 }
 
@@ -299,6 +301,7 @@ impl State {
             },
             demo: None,
             triage: crate::tui::triage::Triage::default(),
+            timeline: crate::tui::timeline::Timeline::default(),
             quit: false,
         }
     }

@@ -1,4 +1,4 @@
-//! What the console knows of a message trace (`t`: where is uid X) and of the batch
+//! What the console knows of a message trace (`m`: where is uid X) and of the batch
 //! drill-down (Enter on Batch commits): plain data, no terminal types.
 
 use crate::api::wire::find::{BatchMessages, FindReport};

@@ -163,6 +163,7 @@ pub fn snapshot() -> Snapshot {
             oldest_message: Some("2024-02-01T10:00:00Z".into()),
         },
         database: Default::default(),
+        journal: Default::default(),
     }
 }
 

@@ -200,6 +200,39 @@ impl Collector for TelemetryCollector {
                 oldest.timestamp() as f64,
             )?;
         }
+        let j = &s.journal;
+        if j.enabled {
+            counter(
+                e,
+                "statmgr_journal_written",
+                "Events written to the journal",
+                j.written,
+            )?;
+            counter(
+                e,
+                "statmgr_journal_dropped_queue_full",
+                "Events not journaled: the writer's queue was full",
+                j.dropped_queue_full,
+            )?;
+            counter(
+                e,
+                "statmgr_journal_dropped_write_error",
+                "Events not journaled: the journal could not be written",
+                j.dropped_write_error,
+            )?;
+            gauge(
+                e,
+                "statmgr_journal_stopped",
+                "1 while a write error (a full disk) stops the event history",
+                f64::from(u8::from(j.stopped)),
+            )?;
+            gauge(
+                e,
+                "statmgr_journal_bytes",
+                "Size of the event journal",
+                j.bytes as f64,
+            )?;
+        }
         gauge(
             e,
             "statmgr_database_reachable",

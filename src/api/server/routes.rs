@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/retry/{name}", get(retry_detail))
         .route("/api/v1/stuck/{name}", get(stuck_detail))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/events/history", get(super::history::history))
+        .route("/api/v1/rollups", get(super::history::rollups))
         .route("/api/v1/pause", post(pause))
         .route("/api/v1/resume", post(resume))
         .route("/api/v1/flush", post(flush))

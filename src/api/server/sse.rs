@@ -1,5 +1,6 @@
 //! `GET /api/v1/events`: each client follows telemetry's event ring at its own pace, so no
-//! client, however slow, holds up the processor (the ring is pulled, never pushed).
+//! client, however slow, holds up the processor (the ring is pulled, never pushed); a
+//! client behind the ring is served from the journal while it holds the events.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -64,11 +65,9 @@ impl Follower {
         };
         if let Some(after) = after {
             follower.last = after;
-            // An id this processor never gave (the client knew an earlier processor, whose ids
-            // were higher): the ring has nothing after it, yet the client missed everything.
-            let ahead =
-                after > 0 && matches!(follower.telemetry.events_after(after - 1, 1), Ok(v) if v.is_empty());
-            if ahead {
+            // An id this processor never gave (the client knew another processor, or a journal
+            // since deleted): the client missed everything the ring holds.
+            if after > follower.telemetry.last_event_id() {
                 let oldest = oldest_available(&follower.telemetry);
                 follower.last = oldest - 1;
                 follower.pending.push_back(resync(oldest));
@@ -94,7 +93,20 @@ impl Follower {
                         changed = self.changes.changed() => changed.ok()?,
                     }
                 }
-                Err(oldest) => self.pending.push_back(resync(oldest)),
+                // Older than the ring: from the journal, where it still holds them.
+                Err(oldest) => {
+                    // Read from disk off the runtime's workers.
+                    let (telemetry, last) = (self.telemetry.clone(), self.last);
+                    let events = tokio::task::spawn_blocking(move || telemetry.history_after(last, PULL))
+                        .await
+                        .unwrap_or_default();
+                    match events.first() {
+                        Some(first) if first.id == self.last + 1 => {}
+                        Some(first) => self.pending.push_back(resync(first.id)),
+                        None => self.pending.push_back(resync(oldest)),
+                    }
+                    self.pending.extend(events);
+                }
             }
         }
     }

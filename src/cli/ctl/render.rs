@@ -244,6 +244,7 @@ mod tests {
             last_event_id: 0,
             retention: Default::default(),
             database: Default::default(),
+            journal: Default::default(),
         }
     }
 

@@ -52,6 +52,12 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
         | ApiUpdate::BulkDone { .. }
         | ApiUpdate::Found { .. }
         | ApiUpdate::BatchPage { .. } => {}
+        ApiUpdate::History { purpose, result } => {
+            super::timeline::on_history(state, purpose, result.map(|p| *p))
+        }
+        ApiUpdate::Rollups { window, result } => {
+            super::timeline::on_rollups(state, window, result.map(|p| *p))
+        }
     }
     if after_snapshot {
         return triage::after_snapshot(state);

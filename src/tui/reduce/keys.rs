@@ -4,10 +4,13 @@ use crate::api::wire::ProcessorState;
 use crate::tui::action::Command;
 use crate::tui::keymap::{self, Binding, Context, Key, KeyCommand};
 use crate::tui::layout;
-use crate::tui::reduce::{files, trace, triage};
+use crate::tui::reduce::{files, timeline, trace, triage};
 use crate::tui::state::{Confirm, Detail, FilterEdit, Focus, Overlay, State, Tone, DETAIL_MESSAGES};
 
 pub fn context(state: &State) -> Context {
+    if state.timeline.prompt.is_some() && state.overlay.is_none() {
+        return Context::Jump;
+    }
     if state.shown_list().filter_edit.is_some() && state.overlay.is_none() {
         return Context::Filter;
     }
@@ -45,6 +48,7 @@ pub fn on_key(state: &mut State, key: Key) -> Vec<Command> {
             trace::type_uid(state, key);
             Vec::new()
         }
+        None if context == Context::Jump => timeline::on_prompt(state, None, key),
         None if context == Context::Note => {
             if let Key::Char(c) = key {
                 triage::type_note(state, Some(c));
@@ -78,6 +82,7 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
         }
         Context::Note => on_confirm(state, binding.command),
         Context::Filter => on_filter(state, binding.command),
+        Context::Jump => timeline::on_prompt(state, Some(binding.command), Key::Esc),
         Context::Help => on_help(state, binding.command),
         Context::Trace => trace::on_trace(state, binding.command),
         Context::Batch | Context::Message => trace::on_batch(state, binding.command),
@@ -87,6 +92,9 @@ pub fn on_binding(state: &mut State, binding: &Binding) -> Vec<Command> {
 }
 
 fn on_main(state: &mut State, command: KeyCommand) -> Vec<Command> {
+    if let Some(commands) = timeline::on_main(state, command) {
+        return commands;
+    }
     if let Some(commands) = triage::on_main(state, command) {
         return commands;
     }

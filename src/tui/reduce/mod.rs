@@ -6,6 +6,7 @@ mod files;
 mod fleet;
 mod keys;
 mod trace;
+mod timeline;
 mod triage;
 
 pub use fleet::{fleet_context, reduce_fleet, Addressed};
@@ -24,7 +25,7 @@ pub fn reduce(state: &mut State, action: Action, now_s: f64) -> Vec<Command> {
             files::relayout(state);
             Vec::new()
         }
-        Action::Tick => Vec::new(),
+        Action::Tick => timeline::on_tick(state),
         Action::Demo { rate, status } => {
             if let Some(demo) = state.demo.as_mut() {
                 demo.rate = rate;

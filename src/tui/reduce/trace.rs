@@ -1,4 +1,4 @@
-//! Keys and API answers of the message trace (`t`) and the batch drill-down (Enter on
+//! Keys and API answers of the message trace (`m`) and the batch drill-down (Enter on
 //! Batch commits). Both only read, so they work in watch.
 
 use crate::tui::action::{ApiUpdate, Command};
@@ -6,7 +6,7 @@ use crate::tui::keymap::{Key, KeyCommand};
 use crate::tui::state::{Focus, Overlay, State, Tone};
 use crate::tui::trace::{BatchView, Trace, BATCH_PAGE, MAX_UID_CHARS};
 
-/// The dashboard keys this module answers: `t`, and Enter on Batch commits.
+/// The dashboard keys this module answers: `m`, and Enter on Batch commits.
 pub fn on_main(state: &mut State, command: KeyCommand) -> Option<Vec<Command>> {
     match command {
         KeyCommand::Find => {

@@ -17,11 +17,14 @@ const VALUE: u16 = 8;
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
-    let block = panel(
-        vec![Span::raw("Batch commits")],
-        focused(state, Focus::Batches),
-        theme,
-    );
+    let chart_width = area.width.saturating_sub(2 + LABEL + VALUE) as usize;
+    let long = crate::tui::view::history::long_window(state, chart_width);
+    let mut title = vec![Span::raw("Batch commits")];
+    if let Some(w) = &long {
+        let waiting = if w.waiting { ", loading…" } else { "" };
+        title.push(Span::styled(format!(" · last {} (w){waiting}", w.label), s.warn));
+    }
+    let block = panel(title, focused(state, Focus::Batches), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let chart_h: u16 = if inner.height >= 9 { 2 } else { 1 };
@@ -31,6 +34,14 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Min(0),
     ])
     .areas(inner);
+    if let Some(w) = long {
+        let rate = format::rate(w.throughput_now as f64);
+        chart(frame, thr, "rows/s", &w.throughput, rate, s.throughput, theme);
+        let peak = format::millis(w.latency_peak_ms as f64);
+        chart(frame, lat, "p99/min", &w.latency_ms, peak, s.latency, theme);
+        commits(state, theme, frame, list);
+        return;
+    }
     let h = &state.history;
     let last_latency = h.latency_ms.back().map(|ms| format::millis(*ms as f64));
     chart(

@@ -67,38 +67,71 @@ pub fn draw_titled(
     area: Rect,
 ) {
     let s = &theme.styles;
-    let all = lines(state.events.iter());
-    let rows = area.height.saturating_sub(2) as usize;
-    let back = state.events_scroll.min(all.len().saturating_sub(rows));
+    let t = &state.timeline;
+    let jump = t.jump.as_ref();
+    let all = match jump {
+        Some(j) => lines(j.events.iter()),
+        None => lines(t.older.iter().chain(state.events.iter())),
+    };
     let mut block = panel(title, has_focus, theme);
-    if back > 0 {
-        let title = format!(" ↑ {back} back (G: newest) ");
+    let prompt_rows = u16::from(t.prompt.is_some());
+    let rows = area.height.saturating_sub(2 + prompt_rows) as usize;
+    let (start, end) = match jump {
+        Some(j) => {
+            let start = folded_index(&j.events, j.top).min(all.len().saturating_sub(rows));
+            (start, (start + rows).min(all.len()))
+        }
+        None => {
+            let back = state.events_scroll.min(all.len().saturating_sub(rows));
+            let end = all.len() - back;
+            (end.saturating_sub(rows), end)
+        }
+    };
+    let note = if t.loading { " loading…" } else { "" };
+    if let Some(j) = jump {
+        let title = format!(" at {} (G: live){note} ", j.from);
+        block = block.title_top(Line::from(Span::styled(title, s.warn)).right_aligned());
+    } else if end < all.len() || !t.older.is_empty() {
+        let back = all.len() - end;
+        let title = if t.start_reached && start == 0 {
+            format!(" ↑ {back} back, oldest kept (G: newest){note} ")
+        } else {
+            format!(" ↑ {back} back (G: newest){note} ")
+        };
         block = block.title_top(Line::from(Span::styled(title, s.warn)).right_aligned());
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let mut shown: Vec<Line> = Vec::new();
+    if let Some(text) = &t.prompt {
+        let mut spans = vec![Span::styled("jump to: ", s.label)];
+        spans.extend(text::spans(&format!("{text}▏"), 40, s.value, theme));
+        spans.push(Span::styled("  -24h, 03:12 (UTC), RFC 3339; Enter Esc", s.muted));
+        shown.push(Line::from(spans));
+    }
     if all.is_empty() {
-        frame.render_widget(Paragraph::new(Span::styled("no events yet", s.muted)), inner);
+        shown.push(Line::from(Span::styled("no events yet", s.muted)));
+        frame.render_widget(Paragraph::new(shown), inner);
         return;
     }
-    let end = all.len() - back;
-    let start = end.saturating_sub(rows);
     let width = inner.width as usize;
-    let shown: Vec<Line> = all[start..end]
-        .iter()
-        .map(|l| {
-            let style = match l.tone {
-                Tone::Normal => s.base,
-                Tone::Good => s.ok,
-                Tone::Warn => s.warn,
-                Tone::Bad => s.error,
-                Tone::Operator => s.operator,
-            };
-            let mut spans = text::spans(format::clock(&l.time), 8, s.muted, theme);
-            spans.push(Span::raw(" "));
-            spans.extend(text::spans(&l.text, width.saturating_sub(9), style, theme));
-            Line::from(spans)
-        })
-        .collect();
+    shown.extend(all[start..end].iter().map(|l| {
+        let style = match l.tone {
+            Tone::Normal => s.base,
+            Tone::Good => s.ok,
+            Tone::Warn => s.warn,
+            Tone::Bad => s.error,
+            Tone::Operator => s.operator,
+        };
+        let mut spans = text::spans(format::clock(&l.time), 8, s.muted, theme);
+        spans.push(Span::raw(" "));
+        spans.extend(text::spans(&l.text, width.saturating_sub(9), style, theme));
+        Line::from(spans)
+    }));
     frame.render_widget(Paragraph::new(shown), inner);
+}
+
+/// The line that shows event `index` of `events` once batch commits are folded.
+fn folded_index(events: &[Event], index: usize) -> usize {
+    lines(events[..index.min(events.len())].iter()).len()
 }

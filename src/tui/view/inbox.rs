@@ -61,12 +61,11 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if spark.height == 0 {
         return;
     }
-    spark_right(
-        frame,
-        spark,
-        tail(&state.history.depth, spark.width as usize),
-        s.sparkline,
-    );
+    let depth = match crate::tui::view::history::long_window(state, spark.width as usize) {
+        Some(long) => long.depth,
+        None => tail(&state.history.depth, spark.width as usize),
+    };
+    spark_right(frame, spark, depth, s.sparkline);
 }
 
 /// A sparkline whose newest value is at the right edge, however few values there are yet.

@@ -14,6 +14,7 @@ mod fleet_table;
 mod footer;
 mod header;
 mod help;
+pub mod history;
 mod inbox;
 mod sequence;
 pub mod text;

@@ -1,4 +1,4 @@
-//! The trace popup (`t`): the uid being typed, then where the message is — one block per
+//! The trace popup (`m`): the uid being typed, then where the message is — one block per
 //! place, every text from the processor sanitised.
 
 use ratatui::layout::Rect;
