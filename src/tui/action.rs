@@ -80,6 +80,7 @@ pub enum ApiUpdate {
         batch_id: i64,
         offset: u64,
         result: Result<Box<crate::api::wire::find::BatchMessages>, String>,
+    },
     /// A page of past events, for the purpose it was asked for.
     History {
         purpose: crate::tui::timeline::PageFor,
@@ -145,6 +146,7 @@ pub enum Command {
         batch_id: i64,
         offset: u64,
         limit: u64,
+    },
     /// A page of past events (`GET /api/v1/events/history`).
     FetchHistory {
         at: crate::api::client::history::PageAt,

@@ -329,6 +329,9 @@ pub async fn execute(
                 ApiUpdate::BatchPage {
                     batch_id,
                     offset,
+                    result: result.map(Box::new).map_err(|e| e.to_string()),
+                }
+            }
             Command::FetchHistory { at, limit, purpose } => {
                 let result = c.history(&at, limit).await;
                 ApiUpdate::History {
@@ -408,6 +411,8 @@ fn not_connected(command: Command) -> ApiUpdate {
         Command::FetchBatch { batch_id, offset, .. } => ApiUpdate::BatchPage {
             batch_id,
             offset,
+            result: Err(message),
+        },
         Command::FetchHistory { purpose, .. } => ApiUpdate::History {
             purpose,
             result: Err(message),
