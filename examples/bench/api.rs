@@ -119,13 +119,14 @@ impl Frames {
 
     /// Feeds a fresh snapshot, then draws: the time of the draw (ms).
     async fn frame(&mut self, client: &Client) -> Result<f64> {
-        let (retry, stuck) = self.state.queries();
-        let snapshot = client.snapshot(&retry, &stuck).await?;
+        let (retry, stuck, discarded) = self.state.all_queries();
+        let snapshot = client.snapshot_with(&retry, &stuck, &discarded).await?;
         self.now += 1.0;
         let update = ApiUpdate::Snapshot {
             snapshot: Box::new(snapshot),
             retry_query: retry,
             stuck_query: stuck,
+            discarded_query: discarded,
         };
         statmgr::tui::reduce::reduce(&mut self.state, Action::Api(update), self.now);
         let t = Instant::now();

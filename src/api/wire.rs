@@ -162,6 +162,21 @@ pub struct FileSummary {
     pub age_s: f64,
     /// RFC 3339, when the file was first written.
     pub created: String,
+    /// Discarded files: when, by whom and why, from their `.reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<DiscardedInfo>,
+}
+
+/// What a discarded file's `.reason` says, as the Discarded tab lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscardedInfo {
+    /// RFC 3339.
+    pub at: String,
+    /// The client (`api <peer address>`, and the token id, never the token).
+    pub by: String,
+    /// The operator's note, if one was typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One committed batch.
@@ -297,6 +312,8 @@ pub enum EventKind {
 pub enum FileKind {
     Retry,
     Stuck,
+    /// `discarded/`: set aside by an operator, brought back only by a restore.
+    Discarded,
 }
 
 /// `GET /api/v1/retry/{name}` and `/api/v1/stuck/{name}`.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use crate::api::wire::{
-    CauseGroup, CauseList, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
+    CauseGroup, CauseList, DiscardedInfo, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
 };
 use crate::cause::{cause_id, normalise};
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
@@ -21,12 +21,33 @@ pub struct IndexedFile {
     search: String,
     pub cause: String,
     pub cause_id: String,
-    /// Discarded files: when they were set aside.
-    pub discarded_at: Option<SystemTime>,
+    /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
+    pub discarded: Option<Box<Discard>>,
+}
+
+/// What the `.reason` of a discarded file says, kept for the Discarded tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discard {
+    pub at: SystemTime,
+    pub by: String,
+    pub note: Option<String>,
 }
 
 impl IndexedFile {
-    pub fn new(entry: FileEntry, discarded_at: Option<SystemTime>) -> IndexedFile {
+    /// The summary of a page row (with the discard's reason for a discarded file).
+    pub fn summary(&self, now: SystemTime) -> FileSummary {
+        let mut s = summary(&self.entry, now);
+        s.discarded = self.discarded.as_ref().map(|d| DiscardedInfo {
+            at: rfc3339(d.at),
+            by: d.by.clone(),
+            note: d.note.clone(),
+        });
+        s
+    }
+}
+
+impl IndexedFile {
+    pub fn new(entry: FileEntry, discarded: Option<Discard>) -> IndexedFile {
         let mut search = entry.name.to_lowercase();
         search.push('\n');
         search.push_str(&entry.last_error.to_lowercase());
@@ -37,7 +58,7 @@ impl IndexedFile {
             search,
             cause,
             cause_id,
-            discarded_at,
+            discarded: discarded.map(Box::new),
         }
     }
 
@@ -94,9 +115,9 @@ pub struct FileIndex {
 }
 
 impl FileIndex {
-    pub fn insert(&mut self, entry: FileEntry, discarded_at: Option<SystemTime>) {
+    pub fn insert(&mut self, entry: FileEntry, discarded: Option<Discard>) {
         let name = entry.name.clone();
-        self.files.insert(name, IndexedFile::new(entry, discarded_at));
+        self.files.insert(name, IndexedFile::new(entry, discarded));
     }
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
@@ -137,7 +158,7 @@ impl FileIndex {
             .filter(|f| match older_than {
                 None => true,
                 Some(age) => {
-                    let at = f.discarded_at.unwrap_or(f.entry.created);
+                    let at = f.discarded.as_ref().map_or(f.entry.created, |d| d.at);
                     now.duration_since(at).is_ok_and(|d| d >= age)
                 }
             })
@@ -192,7 +213,7 @@ impl FileIndex {
         let limit = q.limit.min(MAX_PAGE) as usize;
         let offset = q.offset as usize;
         let mut total = 0u64;
-        let selected: Vec<&FileEntry> = if q.sort == SortKey::Name {
+        let selected: Vec<&IndexedFile> = if q.sort == SortKey::Name {
             // The map is already in name order: no sort, no copy of the whole list.
             let mut out = Vec::with_capacity(limit);
             let iter: Box<dyn Iterator<Item = &IndexedFile>> = if q.desc {
@@ -202,18 +223,13 @@ impl FileIndex {
             };
             for f in iter.filter(|f| needle.matches(f)) {
                 if total as usize >= offset && out.len() < limit {
-                    out.push(&f.entry);
+                    out.push(f);
                 }
                 total += 1;
             }
             out
         } else {
-            let mut all: Vec<&FileEntry> = self
-                .files
-                .values()
-                .filter(|f| needle.matches(f))
-                .map(|f| &f.entry)
-                .collect();
+            let mut all: Vec<&IndexedFile> = self.files.values().filter(|f| needle.matches(f)).collect();
             total = all.len() as u64;
             sort_entries(&mut all, q.sort, q.desc);
             all.into_iter().skip(offset).take(limit).collect()
@@ -225,14 +241,15 @@ impl FileIndex {
             limit: limit as u64,
             files: selected
                 .into_iter()
-                .map(|e| summary(e, now))
+                .map(|f| f.summary(now))
                 .collect::<Vec<FileSummary>>(),
         }
     }
 }
 
-fn sort_entries(all: &mut [&FileEntry], key: SortKey, desc: bool) {
+fn sort_entries(all: &mut [&IndexedFile], key: SortKey, desc: bool) {
     all.sort_by(|a, b| {
+        let (a, b) = (&a.entry, &b.entry);
         let ord = match key {
             SortKey::Name => a.name.cmp(&b.name),
             SortKey::Age => b.created.cmp(&a.created),

@@ -153,6 +153,7 @@ pub enum KeyCommand {
     ClearMarks,
     Preview,
     Discard,
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +222,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('u')], "u", K::ClearMarks, "clear the marks", None, false),
     bind(M, &[Char('v')], "v", K::Preview, "preview a requeue of the marked files (changes nothing)", None, false),
     bind(M, &[Char('d')], "d", K::Discard, "discard the marked (or selected) files to discarded/ (asks first)", None, true),
+    bind(M, &[Char('b')], "b", K::Restore, "Discarded tab: restore the marked (or selected) files to retry/ (asks first)", Some("restore"), true),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),

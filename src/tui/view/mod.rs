@@ -6,6 +6,7 @@ mod batches;
 mod causes;
 mod confirm;
 mod detail;
+mod discarded;
 mod events;
 mod files;
 mod fleet;
