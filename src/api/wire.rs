@@ -293,6 +293,9 @@ pub enum EventKind {
     /// A bulk action's progress (at most a few per second; the summary is one
     /// `operator_action` at the end).
     BulkProgress {
+        /// The action's id. Named `action_id` on the wire: the event's own `id` sits beside
+        /// it in the same object, and two `id` keys made the event unreadable.
+        #[serde(rename = "action_id")]
         id: u64,
         action: BulkAction,
         done: u64,
@@ -588,4 +591,27 @@ pub struct HealthStatus {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bulk_progress_event_reads_back_as_it_was_written() {
+        let event = Event {
+            id: 7,
+            time: "2026-11-27T21:29:54.360Z".into(),
+            kind: EventKind::BulkProgress {
+                id: 2,
+                action: BulkAction::Restore,
+                done: 1,
+                total: 3,
+                skipped: 0,
+            },
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json.matches("\"id\"").count(), 1, "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
 }
