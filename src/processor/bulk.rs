@@ -186,6 +186,8 @@ fn finish(telemetry: &Telemetry, mut job: BulkJob, interrupted: Option<&str>) {
         outcome,
     });
     let _ = job.reply.send(Ok(job.result));
+    drop(job.request);
+    crate::processor::memory::give_back();
 }
 
 fn sync_dirs(dirs: &StateDir, action: BulkAction, source: BulkSource) {

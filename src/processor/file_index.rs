@@ -4,6 +4,7 @@
 //! pass without allocating per file.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::api::wire::{
@@ -19,10 +20,17 @@ pub struct IndexedFile {
     pub entry: FileEntry,
     /// Lowercased name, a newline, lowercased last error: what a filter searches.
     search: String,
-    pub cause: String,
-    pub cause_id: String,
+    /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
+    pub cause: Arc<Cause>,
     /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
     pub discarded: Option<Box<Discard>>,
+}
+
+/// A normalised last error and its stable id.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cause {
+    pub text: String,
+    pub id: String,
 }
 
 /// What the `.reason` of a discarded file says, kept for the Discarded tab.
@@ -47,17 +55,15 @@ impl IndexedFile {
 }
 
 impl IndexedFile {
-    pub fn new(entry: FileEntry, discarded: Option<Discard>) -> IndexedFile {
+    fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
         let mut search = entry.name.to_lowercase();
         search.push('\n');
         search.push_str(&entry.last_error.to_lowercase());
-        let cause = normalise(&entry.last_error);
-        let cause_id = cause_id(&cause);
+        let cause = causes.get(normalise(&entry.last_error));
         IndexedFile {
             entry,
             search,
             cause,
-            cause_id,
             discarded: discarded.map(Box::new),
         }
     }
@@ -72,8 +78,8 @@ impl IndexedFile {
             name: self.entry.name.clone(),
             version: self.version(),
             messages: self.entry.messages,
-            cause_id: self.cause_id.clone(),
-            cause: self.cause.clone(),
+            cause_id: self.cause.id.clone(),
+            cause: self.cause.text.clone(),
         }
     }
 }
@@ -104,7 +110,35 @@ impl Needle {
         match self {
             Needle::All => true,
             Needle::Text(n) => f.search.contains(n.as_str()),
-            Needle::Cause(id) => f.cause_id == *id,
+            Needle::Cause(id) => f.cause.id == *id,
+        }
+    }
+}
+
+/// The causes of the files in an index, each kept once.
+#[derive(Debug, Default)]
+struct CausePool {
+    by_text: HashMap<String, Arc<Cause>>,
+}
+
+impl CausePool {
+    fn get(&mut self, text: String) -> Arc<Cause> {
+        if let Some(c) = self.by_text.get(&text) {
+            return c.clone();
+        }
+        let cause = Arc::new(Cause {
+            id: cause_id(&text),
+            text: text.clone(),
+        });
+        self.by_text.insert(text, cause.clone());
+        cause
+    }
+
+    /// A file of `cause` left the index: the cause goes when its last file does.
+    fn release(&mut self, cause: Arc<Cause>) {
+        // Held by the pool and by `cause`: no file has it any more.
+        if Arc::strong_count(&cause) == 2 {
+            self.by_text.remove(&cause.text);
         }
     }
 }
@@ -112,16 +146,27 @@ impl Needle {
 #[derive(Debug, Default)]
 pub struct FileIndex {
     files: BTreeMap<String, IndexedFile>,
+    causes: CausePool,
 }
 
 impl FileIndex {
     pub fn insert(&mut self, entry: FileEntry, discarded: Option<Discard>) {
         let name = entry.name.clone();
-        self.files.insert(name, IndexedFile::new(entry, discarded));
+        let file = IndexedFile::new(entry, discarded, &mut self.causes);
+        if let Some(old) = self.files.insert(name, file) {
+            self.causes.release(old.cause);
+        }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
-        self.files.remove(name).map(|f| f.entry)
+        let f = self.files.remove(name)?;
+        self.causes.release(f.cause);
+        Some(f.entry)
+    }
+
+    /// Distinct causes held (each once, whatever the number of files).
+    pub fn cause_count(&self) -> usize {
+        self.causes.by_text.len()
     }
 
     pub fn get(&self, name: &str) -> Option<&IndexedFile> {
@@ -154,7 +199,7 @@ impl FileIndex {
         self.files
             .values()
             .filter(|f| needle.matches(f))
-            .filter(|f| cause.is_none_or(|c| f.cause_id == c))
+            .filter(|f| cause.is_none_or(|c| f.cause.id == c))
             .filter(|f| match older_than {
                 None => true,
                 Some(age) => {
@@ -175,10 +220,10 @@ impl FileIndex {
             let e = &f.entry;
             list.files += 1;
             list.messages += e.messages;
-            let g = groups.entry(f.cause_id.as_str()).or_insert_with(|| {
+            let g = groups.entry(f.cause.id.as_str()).or_insert_with(|| {
                 let group = CauseGroup {
-                    id: f.cause_id.clone(),
-                    cause: f.cause.clone(),
+                    id: f.cause.id.clone(),
+                    cause: f.cause.text.clone(),
                     example: e.last_error.clone(),
                     min_attempts: e.attempts,
                     max_attempts: e.attempts,
@@ -319,6 +364,15 @@ mod tests {
         assert_eq!(set[0].version, "5/2/1970-01-01T00:16:41.000Z");
         let by_cause = idx.select(None, Some(&list.groups[1].id), None, now);
         assert_eq!(by_cause.len(), 10);
+        // Each cause is kept once, and forgotten with its last file.
+        assert_eq!(idx.cause_count(), 2);
+        for i in (0..30).step_by(3) {
+            idx.remove(&format!("f{i:03}"));
+        }
+        assert_eq!(idx.cause_count(), 1);
+        idx.insert(entry("f000", 99, "site A closed", 1), None);
+        idx.insert(entry("f000", 98, "site A closed", 1), None);
+        assert_eq!(idx.cause_count(), 2, "replacing a file keeps one copy");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod health;
 pub mod inbox;
 pub mod intake;
 pub mod keys;
+pub mod memory;
 pub mod postgres;
 pub mod requeue;
 pub mod retention;
