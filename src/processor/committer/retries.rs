@@ -16,6 +16,10 @@ use crate::processor::store::{BatchSource, StoreError};
 
 /// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
 const RETRY_BUDGET: Duration = Duration::from_millis(200);
+/// Files in one transaction, whatever their messages: each is held read (with its header,
+/// whose attempt history is up to 20 errors) until the commit, and a requeued stuck list
+/// is mostly one-message files. 1,000 keeps that under a few MiB and the turn short.
+const MAX_GROUP_FILES: usize = 1000;
 
 /// A due retry file, read, its bad lines set aside: what its attempt commits.
 struct DueFile {
@@ -41,7 +45,7 @@ impl Committer {
         while started.elapsed() < budget || carried.is_some() {
             let mut group: Vec<DueFile> = carried.take().into_iter().collect();
             let mut count: usize = group.iter().map(|f| f.messages.len()).sum();
-            while count < cap && started.elapsed() < budget {
+            while count < cap && group.len() < MAX_GROUP_FILES && started.elapsed() < budget {
                 let Some(name) = self.schedule.pop_due(Instant::now()) else {
                     break;
                 };
