@@ -62,6 +62,9 @@ pub struct Committer {
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
     unlinker: Unlinker,
+    /// How long the last turn's retries took: a running bulk action gets as long (a group
+    /// commit can outlast its slice, and the action must not starve behind it).
+    last_retry_turn: Duration,
 }
 
 impl Committer {
@@ -95,6 +98,7 @@ impl Committer {
             pending: BTreeMap::new(),
             next_file_id: 0,
             unlinker,
+            last_retry_turn: Duration::ZERO,
         }
     }
 
@@ -129,7 +133,9 @@ impl Committer {
             if self.batch_due() {
                 self.commit_open(BatchSource::Inbox);
             }
+            let retries = Instant::now();
             self.run_due_retries();
+            self.last_retry_turn = retries.elapsed();
             self.run_bulk();
             let now = Instant::now();
             if now - last_housekeeping >= HOUSEKEEPING {
@@ -297,7 +303,8 @@ impl Committer {
             schedule: &mut self.schedule,
             stuck_names: &mut self.stuck_names,
         };
-        self.bulk.step(&mut ctx, crate::processor::bulk::SLICE);
+        let slice = crate::processor::bulk::SLICE.max(self.last_retry_turn);
+        self.bulk.step(&mut ctx, slice);
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk
