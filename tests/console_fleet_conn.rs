@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 struct Wired {
     commands: mpsc::UnboundedSender<Command>,
     /// Kept: the loop takes a closed query channel for the end of the UI.
-    _queries: watch::Sender<(FileQuery, FileQuery)>,
+    _queries: watch::Sender<(FileQuery, FileQuery, FileQuery)>,
 }
 
 fn wire(
@@ -26,7 +26,7 @@ fn wire(
     updates: &mpsc::Sender<Action>,
     cancel: &CancellationToken,
 ) -> Wired {
-    let queries = (FileQuery::default(), FileQuery::default());
+    let queries = (FileQuery::default(), FileQuery::default(), FileQuery::default());
     let (queries_tx, queries_rx) = watch::channel(queries);
     let (client_tx, client_rx) = watch::channel(Some(client.clone()));
     let (commands, commands_rx) = mpsc::unbounded_channel();
@@ -111,7 +111,8 @@ async fn a_root_whose_processor_is_not_running_yet_is_found_when_it_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (updates, mut actions) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
-    let (_queries, queries_rx) = watch::channel((FileQuery::default(), FileQuery::default()));
+    let (_queries, queries_rx) =
+        watch::channel((FileQuery::default(), FileQuery::default(), FileQuery::default()));
     let (client_tx, client_rx) = watch::channel(None);
     let links = Links {
         processor: 4,

@@ -150,12 +150,18 @@ fn the_footer_and_help_name_only_keys_from_the_table() {
     assert!(footer
         .iter()
         .any(|b| b.command == KeyCommand::Requeue && b.mutating));
-    let c = Console::running(false, 80, 24);
+    let mut c = Console::running(false, 80, 24);
     let text = c.text();
-    for b in footer {
+    // Restore (b) is offered on the Discarded tab only, where requeue (r) is not.
+    for b in footer.iter().filter(|b| b.command != KeyCommand::Restore) {
         assert!(
             text.contains(&format!("{} {}", b.label, b.footer.unwrap_or_default())),
             "{text}"
         );
     }
+    c.key(Key::Tab);
+    c.key(Key::Tab);
+    let text = c.text();
+    assert!(text.contains("b restore"), "{text}");
+    assert!(!text.contains("r requeue"), "{text}");
 }

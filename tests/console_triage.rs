@@ -4,7 +4,7 @@
 
 mod console_support;
 
-use console_support::{event, page, snapshot, stuck_file, Console};
+use console_support::{discarded_file, event, page, snapshot, stuck_file, Console};
 use statmgr::api::wire::{
     BulkAction, BulkPreview, BulkResult, BulkSource, CauseGroup, CauseList, EventKind, FileKind,
 };
@@ -74,11 +74,12 @@ fn the_cause_view_is_computed_on_the_server_and_enter_shows_a_cause_s_files() {
     });
     insta::assert_snapshot!(c.text());
     // Each snapshot refreshes the groups while the view is open.
-    let (r, s) = c.state.queries();
+    let (r, s, d) = c.state.all_queries();
     let again = c.act(statmgr::tui::action::Action::Api(ApiUpdate::Snapshot {
         snapshot: Box::new(snapshot()),
         retry_query: r,
         stuck_query: s,
+        discarded_query: d,
     }));
     assert!(again.contains(&Command::FetchCauses {
         kind: FileKind::Stuck,
@@ -229,4 +230,174 @@ fn the_header_counts_discarded_files_while_there_are_any() {
     c.feed(s);
     let text = c.text();
     assert!(text.lines().next().unwrap().contains("discarded 1,234"), "{text}");
+}
+
+/// A running console on the Discarded tab: 3 discarded files, two with a note.
+fn on_discarded(read_only: bool) -> Console {
+    let mut c = Console::running(read_only, 180, 30);
+    let mut s = snapshot();
+    let files = (0..3)
+        .map(|i| {
+            let note = match i {
+                0 => Some("site S09 decommissioned, ticket OPS-1234"),
+                1 => Some("duplicate feed"),
+                _ => None,
+            };
+            discarded_file(
+                i,
+                &format!(
+                    "message uid \"u{i}\" (record id {}): {TRIGGER}: site S09 closed",
+                    100 + i
+                ),
+                note,
+            )
+        })
+        .collect();
+    s.discarded = page(files, 3);
+    c.key(Key::Tab); // Retry -> Stuck
+    c.key(Key::Tab); // Stuck -> Discarded
+    c.feed(s);
+    c
+}
+
+#[test]
+fn the_discarded_tab_lists_when_by_whom_the_note_and_the_cause() {
+    let c = on_discarded(false);
+    assert_eq!(c.state.focus, statmgr::tui::state::Focus::Discarded);
+    let text = c.text();
+    assert!(text.contains("[Discarded 3]"), "{text}");
+    assert!(text.contains("2024-05-01 13:00"), "when: {text}");
+    assert!(text.contains("token 3f9a1c"), "by whom: {text}");
+    assert!(text.contains("site S09 decommissioned"), "the note: {text}");
+    assert!(text.contains("(record id #)"), "the cause, normalised: {text}");
+    assert!(text.contains("b restore"), "the footer offers restore: {text}");
+    assert!(!text.contains("r requeue"), "not requeue: {text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn b_previews_a_restore_of_exactly_the_marked_files_and_y_sends_that_set() {
+    let mut c = on_discarded(false);
+    assert!(c.key(Key::Char(' ')).is_empty()); // marks file 0, moves to file 1
+    assert!(c.key(Key::Char(' ')).is_empty()); // marks file 1
+    assert!(c.key(Key::Char('b')).is_empty(), "nothing is sent before y");
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else {
+        panic!("b asks first: {:?}", c.state.overlay);
+    };
+    let Confirm::Bulk { preview, .. } = confirm.as_ref() else {
+        panic!("a bulk preview: {confirm:?}");
+    };
+    assert_eq!(preview.action, BulkAction::Restore);
+    assert_eq!(preview.source, BulkSource::Discarded);
+    let names: Vec<&str> = preview.set.iter().map(|e| e.name.as_str()).collect();
+    let want: Vec<String> = c.state.discarded.page.files[..2]
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    assert_eq!(names, want);
+    assert_eq!(
+        context(&c.state),
+        Context::Confirm,
+        "a restore has no note to type"
+    );
+    insta::assert_snapshot!(c.text());
+    let commands = c.key(Key::Char('y'));
+    let [Command::Bulk(request)] = commands.as_slice() else {
+        panic!("y sends the set: {commands:?}");
+    };
+    assert_eq!(request.action, BulkAction::Restore);
+    assert_eq!(request.source, BulkSource::Discarded);
+    assert_eq!(request.set, preview_set(&c, &want));
+    assert!(
+        c.state.triage.marked.is_empty(),
+        "the marks went with the request"
+    );
+}
+
+/// The exact-set entries of the named discarded files, as the console saw them.
+fn preview_set(c: &Console, names: &[String]) -> Vec<statmgr::api::wire::SetEntry> {
+    names
+        .iter()
+        .map(|n| {
+            let f = c
+                .state
+                .discarded
+                .page
+                .files
+                .iter()
+                .find(|f| &f.name == n)
+                .unwrap();
+            entry_of(f)
+        })
+        .collect()
+}
+
+#[test]
+fn b_without_marks_restores_the_selected_file_only() {
+    let mut c = on_discarded(false);
+    c.key(Key::Char('j'));
+    c.key(Key::Char('b'));
+    let commands = c.key(Key::Char('y'));
+    let [Command::Bulk(request)] = commands.as_slice() else {
+        panic!("y sends the set: {commands:?}");
+    };
+    let second = c.state.discarded.page.files[1].name.clone();
+    assert_eq!(request.set, preview_set(&c, &[second]));
+}
+
+#[test]
+fn requeue_and_discard_keys_do_not_act_on_discarded_files() {
+    let mut c = on_discarded(false);
+    assert!(c.key(Key::Char('r')).is_empty());
+    assert!(c.state.overlay.is_none());
+    let notice = c
+        .state
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.contains("b (restore)"), "{notice}");
+    assert!(c.key(Key::Char('d')).is_empty());
+    assert!(c.state.overlay.is_none(), "nothing to discard twice");
+    // And b outside the Discarded tab says where it works.
+    c.key(Key::Tab); // -> Batches
+    c.key(Key::BackTab);
+    c.key(Key::BackTab); // -> Stuck
+    assert!(c.key(Key::Char('b')).is_empty());
+    assert!(c.state.overlay.is_none());
+    let notice = c
+        .state
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.contains("Discarded tab"), "{notice}");
+}
+
+#[test]
+fn watch_mode_refuses_restore_but_previews_it() {
+    let mut c = on_discarded(true);
+    assert!(c.key(Key::Char('b')).is_empty());
+    assert!(c.state.overlay.is_none(), "b is disabled in watch");
+    let notice = c
+        .state
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.contains("read-only"), "{notice}");
+    // v previews a restore there (changes nothing), and y is refused.
+    c.key(Key::Char('v'));
+    let Some(Overlay::Confirm(confirm)) = &c.state.overlay else {
+        panic!("v previews: {:?}", c.state.overlay);
+    };
+    assert!(
+        matches!(confirm.as_ref(), Confirm::Bulk { preview, read_only: true, .. } if preview.action == BulkAction::Restore)
+    );
+    assert!(c.key(Key::Char('y')).is_empty(), "nothing sent in watch");
+    assert!(
+        !c.text().contains("b restore"),
+        "no restore hint in watch: {}",
+        c.text()
+    );
 }

@@ -62,3 +62,47 @@ fn mark_a_cause_requeue_it_and_see_its_files_leave() {
     tmux.keys(&["q"]);
     assert_eq!(tmux.exit_code(), 0);
 }
+
+#[test]
+fn discard_a_file_then_restore_it_from_the_discarded_tab_and_see_it_committed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    put_stuck(dir.path(), "a-closed.batch", 1, "site S09 closed");
+    put_stuck(dir.path(), "b-closed.batch", 2, "site S09 closed");
+    let _processor = Processor::start(dir.path());
+    let command = format!("{STATMGR} console --root {} --color never", dir.path().display());
+    let tmux = Tmux::start(160, 36, &command);
+    tmux.wait_for("Stuck 2");
+    // Discard the highlighted stuck file (a-closed.batch) with a note.
+    tmux.keys(&["Tab", "d"]);
+    tmux.wait_for("Discard these files?");
+    tmux.keys(&["OPS-77"]);
+    tmux.wait_for("OPS-77");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Discarded 1");
+    assert!(dir.path().join("discarded/a-closed.batch").exists());
+    assert_eq!(status_json(dir.path())["counters"]["committed"].as_u64(), Some(0));
+    // The Discarded tab shows it with its note; b restores it.
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("[Discarded 1]");
+    tmux.wait_for("OPS-77");
+    tmux.keys(&["b"]);
+    tmux.wait_for("Restore these files to retry/?");
+    tmux.wait_for("restore 1 discarded file");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Discarded 0");
+    tmux.wait_until("the restored message committed", |_| {
+        status_json(dir.path())["counters"]["committed"].as_u64() == Some(1)
+    });
+    let status = status_json(dir.path());
+    assert_eq!(status["stuck"]["total"], 1, "the other file stayed in stuck/");
+    assert_eq!(status["retry"]["total"], 0, "committed and gone from retry/");
+    assert!(!dir.path().join("discarded/a-closed.batch").exists());
+    assert!(dir.path().join("stuck/b-closed.batch").exists());
+    let db = rusqlite::Connection::open(dir.path().join("statmgr.db")).unwrap();
+    let uid: String = db
+        .query_row("SELECT uid FROM status_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(uid, "u-1", "the restored file's message, once");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.exit_code(), 0);
+}

@@ -19,6 +19,7 @@ use statmgr::api::query::{file_query_pairs, STUCK_PREFIX};
 use statmgr::api::wire::{BulkAction, BulkRequest, BulkSelection, BulkSource, FileQuery, SortKey};
 use statmgr::processor::retry_file::{encode, ms_since_epoch, RetryHeader};
 use statmgr::tui::action::{Action, ApiUpdate};
+use statmgr::tui::keymap::Key;
 use statmgr::tui::state::State;
 
 use crate::child::{Processor, RunFlags};
@@ -30,6 +31,9 @@ pub struct ApiRun {
     /// (request, median ms, samples)
     pub requests: Vec<(String, f64, usize)>,
     pub frame_idle_ms: (f64, f64),
+    /// The stuck list's cause view (50 causes of 100,000 files), fresh snapshot and
+    /// groups each frame: (median, max).
+    pub frame_causes_ms: (f64, f64),
     pub causes: usize,
     pub bulk_files: u64,
     pub preview_s: f64,
@@ -86,6 +90,9 @@ async fn time_get(http: &reqwest::Client, url: &str, pairs: &[(String, String)],
     Ok(quantile(times, 0.5))
 }
 
+/// The terminal size the frames are drawn at (a large terminal: more rows, more cells).
+const FRAME_SIZE: (u16, u16) = (250, 80);
+
 /// A console state fed like the API task feeds it, and the time of one whole frame.
 struct Frames {
     state: State,
@@ -100,8 +107,8 @@ impl Frames {
         statmgr::tui::reduce::reduce(
             &mut state,
             Action::Resize {
-                width: 200,
-                height: 60,
+                width: FRAME_SIZE.0,
+                height: FRAME_SIZE.1,
             },
             0.0,
         );
@@ -112,22 +119,38 @@ impl Frames {
         Frames {
             state,
             theme: statmgr::tui::Theme::builtin("default").expect("the default theme"),
-            terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).expect("backend"),
+            terminal: ratatui::Terminal::new(ratatui::backend::TestBackend::new(FRAME_SIZE.0, FRAME_SIZE.1))
+                .expect("backend"),
             now: 0.0,
         }
     }
 
     /// Feeds a fresh snapshot, then draws: the time of the draw (ms).
     async fn frame(&mut self, client: &Client) -> Result<f64> {
-        let (retry, stuck) = self.state.queries();
-        let snapshot = client.snapshot(&retry, &stuck).await?;
+        let (retry, stuck, discarded) = self.state.all_queries();
+        let snapshot = client.snapshot_with(&retry, &stuck, &discarded).await?;
         self.now += 1.0;
         let update = ApiUpdate::Snapshot {
             snapshot: Box::new(snapshot),
             retry_query: retry,
             stuck_query: stuck,
+            discarded_query: discarded,
         };
-        statmgr::tui::reduce::reduce(&mut self.state, Action::Api(update), self.now);
+        let commands = statmgr::tui::reduce::reduce(&mut self.state, Action::Api(update), self.now);
+        // The cause view asks for its groups with each snapshot: answer as the API task would.
+        for command in commands {
+            if let statmgr::tui::action::Command::FetchCauses { kind, filter } = command {
+                let list = client
+                    .causes(statmgr::tui::triage::source_of(kind), filter.as_deref())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let update = ApiUpdate::Causes {
+                    kind,
+                    result: Ok(Box::new(list)),
+                };
+                statmgr::tui::reduce::reduce(&mut self.state, Action::Api(update), self.now);
+            }
+        }
         let t = Instant::now();
         let (state, theme) = (&self.state, &self.theme);
         self.terminal
@@ -317,6 +340,25 @@ pub fn run(dir: &Path, bin: &Path, flags: &RunFlags, files: u64, quick: bool) ->
             t,
             samples,
         ));
+        // The console's cause view of the stuck list: Tab to it, c, then frames.
+        let mut frames = Frames::new(&target.url);
+        for key in [Key::Tab, Key::Char('c')] {
+            statmgr::tui::reduce::reduce(&mut frames.state, Action::Key(key), 0.0);
+        }
+        let mut times = Vec::new();
+        for _ in 0..samples {
+            times.push(frames.frame(&client).await?);
+        }
+        anyhow::ensure!(
+            frames
+                .state
+                .triage
+                .causes
+                .as_ref()
+                .is_some_and(|c| c.groups.len() == 50),
+            "the cause view did not show the 50 causes"
+        );
+        r.frame_causes_ms = (quantile(times.clone(), 0.5), quantile(times, 1.0));
         // Idle: the steady load only.
         let (_, mark) = inbox_batch_ms(&root, 0)?;
         tokio::time::sleep(idle_window).await;
@@ -416,7 +458,7 @@ pub fn render(r: &ApiRun) -> String {
     for (label, ms, n) in &r.requests {
         let _ = writeln!(out, "| {label} | {ms:.1} ms | {n} |");
     }
-    let _ = writeln!(out, "\nOne whole console frame at 200x60 (the real view code on ratatui's TestBackend, fed the snapshot of that processor): median {:.2} ms, max {:.2} ms idle.\n", r.frame_idle_ms.0, r.frame_idle_ms.1);
+    let _ = writeln!(out, "\nOne whole console frame at {}x{} (the real view code on ratatui's TestBackend, fed the snapshot of that processor): median {:.2} ms, max {:.2} ms idle (retry list); the stuck list's cause view (50 causes, groups fetched with each snapshot): median {:.2} ms, max {:.2} ms.\n", FRAME_SIZE.0, FRAME_SIZE.1, r.frame_idle_ms.0, r.frame_idle_ms.1, r.frame_causes_ms.0, r.frame_causes_ms.1);
     let committed = r
         .committed_after_s
         .map(|s| format!("{s:.1} s"))

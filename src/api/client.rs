@@ -329,6 +329,7 @@ impl Client {
         let dir = match kind {
             FileKind::Retry => "retry",
             FileKind::Stuck => "stuck",
+            FileKind::Discarded => "discarded",
         };
         let url = self.url(&["api", "v1", dir, name])?;
         let query = [("offset", offset), ("limit", limit)];

@@ -178,6 +178,21 @@ pub struct FileSummary {
     pub age_s: f64,
     /// RFC 3339, when the file was first written.
     pub created: String,
+    /// Discarded files: when, by whom and why, from their `.reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<DiscardedInfo>,
+}
+
+/// What a discarded file's `.reason` says, as the Discarded tab lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscardedInfo {
+    /// RFC 3339.
+    pub at: String,
+    /// The client (`api <peer address>`, and the token id, never the token).
+    pub by: String,
+    /// The operator's note, if one was typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One committed batch.
@@ -294,6 +309,9 @@ pub enum EventKind {
     /// A bulk action's progress (at most a few per second; the summary is one
     /// `operator_action` at the end).
     BulkProgress {
+        /// The action's id. Named `action_id` on the wire: the event's own `id` sits beside
+        /// it in the same object, and two `id` keys made the event unreadable.
+        #[serde(rename = "action_id")]
         id: u64,
         action: BulkAction,
         done: u64,
@@ -313,6 +331,8 @@ pub enum EventKind {
 pub enum FileKind {
     Retry,
     Stuck,
+    /// `discarded/`: set aside by an operator, brought back only by a restore.
+    Discarded,
 }
 
 /// `GET /api/v1/retry/{name}` and `/api/v1/stuck/{name}`.
@@ -587,4 +607,27 @@ pub struct HealthStatus {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bulk_progress_event_reads_back_as_it_was_written() {
+        let event = Event {
+            id: 7,
+            time: "2026-11-27T21:29:54.360Z".into(),
+            kind: EventKind::BulkProgress {
+                id: 2,
+                action: BulkAction::Restore,
+                done: 1,
+                total: 3,
+                skipped: 0,
+            },
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(json.matches("\"id\"").count(), 1, "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
 }

@@ -215,6 +215,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
         }
     };
     init_logging(args.log_format);
+    crate::processor::memory::limit_arenas();
     let runtime = match crate::cli::runtime() {
         Ok(r) => r,
         Err(e) => {

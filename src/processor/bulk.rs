@@ -16,7 +16,7 @@ use crate::api::wire::{BulkAction, BulkRequest, BulkResult, BulkSource, EventKin
 use crate::processor::dirs::{sync_dir, StateDir};
 use crate::processor::file_index::version_of;
 use crate::processor::fileops::{
-    self, discarded_at, move_file, new_reason, write_reason, ActionOrigin, ControlError, REASON_SUFFIX,
+    self, move_file, new_reason, write_reason, ActionOrigin, ControlError, REASON_SUFFIX,
 };
 use crate::processor::requeue::{adopt_requeued, make_due};
 use crate::processor::retry::RetrySchedule;
@@ -187,6 +187,8 @@ fn finish(telemetry: &Telemetry, mut job: BulkJob, interrupted: Option<&str>) {
         outcome,
     });
     let _ = job.reply.send(Ok(job.result));
+    drop(job.request);
+    crate::processor::memory::give_back();
 }
 
 fn sync_dirs(dirs: &StateDir, action: BulkAction, source: BulkSource) {
@@ -302,7 +304,8 @@ fn act(
                 ctx.stuck_names.remove(name);
                 t.remove_file(FileKind::Stuck, name);
             }
-            t.upsert_discarded(header.entry(&target, false), SystemTime::now());
+            let how = fileops::discard_of(&reason, SystemTime::now());
+            t.upsert_discarded(header.entry(&target, false), how);
         }
         (BulkAction::Restore, BulkSource::Discarded) => {
             let target = match move_file(from, name, &dirs.retry) {
@@ -375,8 +378,8 @@ pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSe
         }
         if let Ok(Some(path)) = crate::processor::dirs::resolve_regular_file(&dirs.discarded, &name) {
             if let Ok(h) = retry_file::read_header(&path) {
-                let at = discarded_at(&dirs.discarded, &name);
-                telemetry.upsert_discarded(h.entry(&name, false), at);
+                let how = fileops::discard_on_disk(&dirs.discarded, &name);
+                telemetry.upsert_discarded(h.entry(&name, false), how);
                 known.insert(name);
             }
         }

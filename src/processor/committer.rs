@@ -2,34 +2,28 @@
 //! intake hands over (size or age), settles batches and due retry files, serves operator
 //! commands, and drains at shutdown.
 
+mod retries;
 mod unlink;
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
-use crate::api::wire::{EventKind, FileKind};
+use crate::api::wire::FileKind;
 use crate::message::{escape_text, Message};
 use crate::processor::bulk::{BulkContext, BulkQueue};
 use crate::processor::control::{Command, ControlError};
-use crate::processor::corrupt;
-use crate::processor::dirs::{sync_dir, unused_name};
 use crate::processor::health::Worker;
 use crate::processor::inbox::{InboxFile, InboxIndex};
 use crate::processor::retry::{self, due_from_header, RetrySchedule};
-use crate::processor::retry_file::{self, ms_since_epoch, ReadError};
 use crate::processor::settle::{DrainLimit, Settler};
 use crate::processor::settled::SettledRecords;
 use crate::processor::store::BatchSource;
-use crate::processor::uid_index::Place;
 use unlink::Unlinker;
 
-/// Time spent on due retry files per turn of the loop, so the inbox keeps flowing.
-const RETRY_BUDGET: Duration = Duration::from_millis(200);
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const MAINTENANCE: Duration = Duration::from_secs(10);
 /// A file whose messages could not be made durable is read again after this.
@@ -68,6 +62,9 @@ pub struct Committer {
     pending: BTreeMap<u64, PendingFile>,
     next_file_id: u64,
     unlinker: Unlinker,
+    /// How long the last turn's retries took: a running bulk action gets as long (a group
+    /// commit can outlast its slice, and the action must not starve behind it).
+    last_retry_turn: Duration,
 }
 
 impl Committer {
@@ -101,6 +98,7 @@ impl Committer {
             pending: BTreeMap::new(),
             next_file_id: 0,
             unlinker,
+            last_retry_turn: Duration::ZERO,
         }
     }
 
@@ -135,7 +133,9 @@ impl Committer {
             if self.batch_due() {
                 self.commit_open(BatchSource::Inbox);
             }
+            let retries = Instant::now();
             self.run_due_retries();
+            self.last_retry_turn = retries.elapsed();
             self.run_bulk();
             let now = Instant::now();
             if now - last_housekeeping >= HOUSEKEEPING {
@@ -291,23 +291,6 @@ impl Committer {
         self.unlinker.unlink(done);
     }
 
-    fn run_due_retries(&mut self) {
-        let started = Instant::now();
-        // While a bulk action runs, retries and the action share the loop in equal slices
-        // (a requeue of 100,000 files makes them all due at once).
-        let budget = if self.bulk.is_active() {
-            crate::processor::bulk::SLICE
-        } else {
-            RETRY_BUDGET
-        };
-        while started.elapsed() < budget {
-            let Some(name) = self.schedule.pop_due(Instant::now()) else {
-                break;
-            };
-            self.retry_one(&name);
-        }
-    }
-
     /// One slice of the running bulk action, if any.
     fn run_bulk(&mut self) {
         if !self.bulk.is_active() {
@@ -321,126 +304,8 @@ impl Committer {
             schedule: &mut self.schedule,
             stuck_names: &mut self.stuck_names,
         };
-        self.bulk.step(&mut ctx, crate::processor::bulk::SLICE);
-    }
-
-    /// One attempt at a retry file.
-    fn retry_one(&mut self, name: &str) {
-        let dirs = self.settler.dirs.clone();
-        let path = dirs.retry.join(name);
-        let decoded = match retry_file::read(&path, &self.config().limits) {
-            Ok(decoded) => decoded,
-            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.settler.telemetry.remove_file(FileKind::Retry, name);
-                return;
-            }
-            Err(ReadError::Corrupt(why)) => {
-                let t = self.settler.telemetry.clone();
-                corrupt::quarantine(
-                    &dirs,
-                    &t,
-                    &path,
-                    name,
-                    &format!("retry file is unreadable: {why}"),
-                );
-                t.remove_file(FileKind::Retry, name);
-                return;
-            }
-            Err(e) => {
-                tracing::warn!("cannot read retry file {name}: {e}");
-                self.schedule
-                    .schedule(name, Instant::now() + self.config().retry_backoff_min);
-                return;
-            }
-        };
-        let retry_file::Decoded {
-            mut header,
-            messages: msgs,
-            rejected,
-        } = decoded;
-        let t = &self.settler.telemetry;
-        match corrupt::set_aside(&dirs, t, name, &path, msgs.len(), &rejected) {
-            Ok(true) => {}
-            Ok(false) => {
-                t.remove_file(FileKind::Retry, name);
-                return;
-            }
-            Err(e) => {
-                tracing::error!("cannot write the bad lines of retry file {name} to corrupt/: {e}");
-                let due = Instant::now() + self.config().retry_backoff_min;
-                return self.schedule.schedule(name, due);
-            }
-        }
-        let settlement = self.settler.settle(msgs, BatchSource::Retry, Some(name));
-        let mut rest = settlement.leftover;
-        rest.append(&mut self.settler.write_poison(settlement.poison));
-        if rest.is_empty() {
-            crate::failpoint!("retry.before_unlink", redirect path);
-            let gone = fs::remove_file(&path).and_then(|()| sync_dir(&dirs.retry));
-            if let Err(e) = gone {
-                tracing::error!("retry file {name} committed, but cannot remove it: {e}");
-            }
-            self.settler.telemetry.remove_file(FileKind::Retry, name);
-            return;
-        }
-        let error = settlement
-            .error
-            .unwrap_or_else(|| "could not write to stuck/".into());
-        let now = std::time::SystemTime::now();
-        if header.attempts >= self.config().max_attempts {
-            // Only an operator's requeue (a rename back from stuck/) leaves such a file in
-            // retry/: it gets a fresh set of attempts.
-            header.attempts = 0;
-        }
-        header.failed(&error, now);
-        header.messages = rest.len() as u64;
-        let t = self.settler.telemetry.clone();
-        if header.attempts >= self.config().max_attempts {
-            crate::failpoint!("stuck.before_move");
-            let target = unused_name(&dirs.stuck, name);
-            let moved = retry_file::move_to(&dirs.retry, name, &dirs.stuck, &target, &header, &rest);
-            match moved {
-                Ok(()) => {
-                    // The new place first: a `find` meanwhile sees one or the other.
-                    t.uids
-                        .set(Place::Stuck, &target, rest.iter().map(|m| m.uid.as_str()));
-                    t.remove_file(FileKind::Retry, name);
-                    t.upsert_file(FileKind::Stuck, header.entry(&target, false));
-                    self.stuck_names.insert(target.clone());
-                    t.update_counters(|c| c.stuck += rest.len() as u64);
-                    t.emit(EventKind::FileStuck {
-                        file: target,
-                        messages: rest.len() as u64,
-                        error,
-                    });
-                }
-                Err(e) => {
-                    tracing::error!("cannot move {name} to stuck/: {e}");
-                    self.schedule
-                        .schedule(name, Instant::now() + self.config().retry_backoff_max);
-                }
-            }
-            return;
-        }
-        let cfg = self.config();
-        let wait = retry::backoff(header.attempts, cfg.retry_backoff_min, cfg.retry_backoff_max);
-        header.next_attempt_ms = ms_since_epoch(now + wait);
-        if let Err(e) = retry_file::write(&dirs.retry, name, &header, &rest) {
-            // The old file is intact (the write is atomic): only its header is stale.
-            tracing::error!("cannot rewrite retry file {name}: {e}");
-        } else {
-            t.uids
-                .set(Place::Retry, name, rest.iter().map(|m| m.uid.as_str()));
-        }
-        self.schedule.schedule(name, Instant::now() + wait);
-        t.upsert_file(FileKind::Retry, header.entry(name, true));
-        t.emit(EventKind::BatchRetried {
-            file: name.to_string(),
-            messages: rest.len() as u64,
-            attempts: header.attempts,
-            error,
-            next_attempt_in_s: wait.as_secs_f64(),
-        });
+        let slice = crate::processor::bulk::SLICE.max(self.last_retry_turn);
+        self.bulk.step(&mut ctx, slice);
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk

@@ -4,10 +4,11 @@
 //! pass without allocating per file.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::api::wire::{
-    CauseGroup, CauseList, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
+    CauseGroup, CauseList, DiscardedInfo, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
 };
 use crate::cause::{cause_id, normalise};
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
@@ -19,25 +20,51 @@ pub struct IndexedFile {
     pub entry: FileEntry,
     /// Lowercased name, a newline, lowercased last error: what a filter searches.
     search: String,
-    pub cause: String,
-    pub cause_id: String,
-    /// Discarded files: when they were set aside.
-    pub discarded_at: Option<SystemTime>,
+    /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
+    pub cause: Arc<Cause>,
+    /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
+    pub discarded: Option<Box<Discard>>,
+}
+
+/// A normalised last error and its stable id.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cause {
+    pub text: String,
+    pub id: String,
+}
+
+/// What the `.reason` of a discarded file says, kept for the Discarded tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discard {
+    pub at: SystemTime,
+    pub by: String,
+    pub note: Option<String>,
 }
 
 impl IndexedFile {
-    pub fn new(entry: FileEntry, discarded_at: Option<SystemTime>) -> IndexedFile {
+    /// The summary of a page row (with the discard's reason for a discarded file).
+    pub fn summary(&self, now: SystemTime) -> FileSummary {
+        let mut s = summary(&self.entry, now);
+        s.discarded = self.discarded.as_ref().map(|d| DiscardedInfo {
+            at: rfc3339(d.at),
+            by: d.by.clone(),
+            note: d.note.clone(),
+        });
+        s
+    }
+}
+
+impl IndexedFile {
+    fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
         let mut search = entry.name.to_lowercase();
         search.push('\n');
         search.push_str(&entry.last_error.to_lowercase());
-        let cause = normalise(&entry.last_error);
-        let cause_id = cause_id(&cause);
+        let cause = causes.get(normalise(&entry.last_error));
         IndexedFile {
             entry,
             search,
             cause,
-            cause_id,
-            discarded_at,
+            discarded: discarded.map(Box::new),
         }
     }
 
@@ -51,8 +78,8 @@ impl IndexedFile {
             name: self.entry.name.clone(),
             version: self.version(),
             messages: self.entry.messages,
-            cause_id: self.cause_id.clone(),
-            cause: self.cause.clone(),
+            cause_id: self.cause.id.clone(),
+            cause: self.cause.text.clone(),
         }
     }
 }
@@ -83,7 +110,35 @@ impl Needle {
         match self {
             Needle::All => true,
             Needle::Text(n) => f.search.contains(n.as_str()),
-            Needle::Cause(id) => f.cause_id == *id,
+            Needle::Cause(id) => f.cause.id == *id,
+        }
+    }
+}
+
+/// The causes of the files in an index, each kept once.
+#[derive(Debug, Default)]
+struct CausePool {
+    by_text: HashMap<String, Arc<Cause>>,
+}
+
+impl CausePool {
+    fn get(&mut self, text: String) -> Arc<Cause> {
+        if let Some(c) = self.by_text.get(&text) {
+            return c.clone();
+        }
+        let cause = Arc::new(Cause {
+            id: cause_id(&text),
+            text: text.clone(),
+        });
+        self.by_text.insert(text, cause.clone());
+        cause
+    }
+
+    /// A file of `cause` left the index: the cause goes when its last file does.
+    fn release(&mut self, cause: Arc<Cause>) {
+        // Held by the pool and by `cause`: no file has it any more.
+        if Arc::strong_count(&cause) == 2 {
+            self.by_text.remove(&cause.text);
         }
     }
 }
@@ -91,16 +146,27 @@ impl Needle {
 #[derive(Debug, Default)]
 pub struct FileIndex {
     files: BTreeMap<String, IndexedFile>,
+    causes: CausePool,
 }
 
 impl FileIndex {
-    pub fn insert(&mut self, entry: FileEntry, discarded_at: Option<SystemTime>) {
+    pub fn insert(&mut self, entry: FileEntry, discarded: Option<Discard>) {
         let name = entry.name.clone();
-        self.files.insert(name, IndexedFile::new(entry, discarded_at));
+        let file = IndexedFile::new(entry, discarded, &mut self.causes);
+        if let Some(old) = self.files.insert(name, file) {
+            self.causes.release(old.cause);
+        }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
-        self.files.remove(name).map(|f| f.entry)
+        let f = self.files.remove(name)?;
+        self.causes.release(f.cause);
+        Some(f.entry)
+    }
+
+    /// Distinct causes held (each once, whatever the number of files).
+    pub fn cause_count(&self) -> usize {
+        self.causes.by_text.len()
     }
 
     pub fn get(&self, name: &str) -> Option<&IndexedFile> {
@@ -133,11 +199,11 @@ impl FileIndex {
         self.files
             .values()
             .filter(|f| needle.matches(f))
-            .filter(|f| cause.is_none_or(|c| f.cause_id == c))
+            .filter(|f| cause.is_none_or(|c| f.cause.id == c))
             .filter(|f| match older_than {
                 None => true,
                 Some(age) => {
-                    let at = f.discarded_at.unwrap_or(f.entry.created);
+                    let at = f.discarded.as_ref().map_or(f.entry.created, |d| d.at);
                     now.duration_since(at).is_ok_and(|d| d >= age)
                 }
             })
@@ -154,10 +220,10 @@ impl FileIndex {
             let e = &f.entry;
             list.files += 1;
             list.messages += e.messages;
-            let g = groups.entry(f.cause_id.as_str()).or_insert_with(|| {
+            let g = groups.entry(f.cause.id.as_str()).or_insert_with(|| {
                 let group = CauseGroup {
-                    id: f.cause_id.clone(),
-                    cause: f.cause.clone(),
+                    id: f.cause.id.clone(),
+                    cause: f.cause.text.clone(),
                     example: e.last_error.clone(),
                     min_attempts: e.attempts,
                     max_attempts: e.attempts,
@@ -192,7 +258,7 @@ impl FileIndex {
         let limit = q.limit.min(MAX_PAGE) as usize;
         let offset = q.offset as usize;
         let mut total = 0u64;
-        let selected: Vec<&FileEntry> = if q.sort == SortKey::Name {
+        let selected: Vec<&IndexedFile> = if q.sort == SortKey::Name {
             // The map is already in name order: no sort, no copy of the whole list.
             let mut out = Vec::with_capacity(limit);
             let iter: Box<dyn Iterator<Item = &IndexedFile>> = if q.desc {
@@ -202,18 +268,13 @@ impl FileIndex {
             };
             for f in iter.filter(|f| needle.matches(f)) {
                 if total as usize >= offset && out.len() < limit {
-                    out.push(&f.entry);
+                    out.push(f);
                 }
                 total += 1;
             }
             out
         } else {
-            let mut all: Vec<&FileEntry> = self
-                .files
-                .values()
-                .filter(|f| needle.matches(f))
-                .map(|f| &f.entry)
-                .collect();
+            let mut all: Vec<&IndexedFile> = self.files.values().filter(|f| needle.matches(f)).collect();
             total = all.len() as u64;
             sort_entries(&mut all, q.sort, q.desc);
             all.into_iter().skip(offset).take(limit).collect()
@@ -225,14 +286,15 @@ impl FileIndex {
             limit: limit as u64,
             files: selected
                 .into_iter()
-                .map(|e| summary(e, now))
+                .map(|f| f.summary(now))
                 .collect::<Vec<FileSummary>>(),
         }
     }
 }
 
-fn sort_entries(all: &mut [&FileEntry], key: SortKey, desc: bool) {
+fn sort_entries(all: &mut [&IndexedFile], key: SortKey, desc: bool) {
     all.sort_by(|a, b| {
+        let (a, b) = (&a.entry, &b.entry);
         let ord = match key {
             SortKey::Name => a.name.cmp(&b.name),
             SortKey::Age => b.created.cmp(&a.created),
@@ -302,6 +364,15 @@ mod tests {
         assert_eq!(set[0].version, "5/2/1970-01-01T00:16:41.000Z");
         let by_cause = idx.select(None, Some(&list.groups[1].id), None, now);
         assert_eq!(by_cause.len(), 10);
+        // Each cause is kept once, and forgotten with its last file.
+        assert_eq!(idx.cause_count(), 2);
+        for i in (0..30).step_by(3) {
+            idx.remove(&format!("f{i:03}"));
+        }
+        assert_eq!(idx.cause_count(), 1);
+        idx.insert(entry("f000", 99, "site A closed", 1), None);
+        idx.insert(entry("f000", 98, "site A closed", 1), None);
+        assert_eq!(idx.cause_count(), 2, "replacing a file keeps one copy");
     }
 
     #[test]

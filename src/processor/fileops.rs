@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::wire::{FileDetail, FileKind, MessagePage, MAX_PAGE};
 use crate::config::Limits;
 use crate::processor::dirs::{resolve_regular_file, unused_name, ResolveError, StateDir};
+use crate::processor::file_index::Discard;
 use crate::processor::retry_file::{self, ms_since_epoch, ReadError, RetryHeader};
 use crate::processor::telemetry::{rfc3339, summary, Telemetry};
 
@@ -111,14 +112,33 @@ pub fn read_reason(discarded: &Path, name: &str) -> Option<DiscardReason> {
     serde_json::from_slice(&text).ok()
 }
 
-/// When a discarded file was set aside: its reason's time, else the file's mtime.
-pub fn discarded_at(discarded: &Path, name: &str) -> SystemTime {
-    if let Some(r) = read_reason(discarded, name) {
-        return retry_file::from_ms(r.discarded_at_ms);
+/// What the index keeps of a reason: when, by whom (with the token id), the note.
+pub fn discard_of(r: &DiscardReason, at: SystemTime) -> Discard {
+    let by = match &r.token_id {
+        Some(id) => format!("{} (token {id})", r.by),
+        None => r.by.clone(),
+    };
+    Discard {
+        at,
+        by,
+        note: r.note.clone(),
     }
-    fs::symlink_metadata(discarded.join(name))
+}
+
+/// A discarded file as found on disk: its reason's time, by whom and note; without a
+/// readable reason (a file put there by hand), the file's mtime and "unknown".
+pub fn discard_on_disk(discarded: &Path, name: &str) -> Discard {
+    if let Some(r) = read_reason(discarded, name) {
+        return discard_of(&r, retry_file::from_ms(r.discarded_at_ms));
+    }
+    let at = fs::symlink_metadata(discarded.join(name))
         .and_then(|m| m.modified())
-        .unwrap_or_else(|_| SystemTime::now())
+        .unwrap_or_else(|_| SystemTime::now());
+    Discard {
+        at,
+        by: "unknown (no readable .reason)".into(),
+        note: None,
+    }
 }
 
 pub fn new_reason(
@@ -179,6 +199,7 @@ pub fn file_detail(
     let dir = match kind {
         FileKind::Retry => &dirs.retry,
         FileKind::Stuck => &dirs.stuck,
+        FileKind::Discarded => &dirs.discarded,
     };
     let Some(path) = resolve(dir, name)? else {
         return Err(ControlError::NotFound(format!(

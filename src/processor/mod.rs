@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod intake;
 pub mod journal;
 pub mod keys;
+pub mod memory;
 pub mod postgres;
 pub mod requeue;
 pub mod retention;

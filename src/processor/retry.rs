@@ -98,6 +98,7 @@ pub fn sync_dir(
     let dir = match kind {
         FileKind::Retry => &dirs.retry,
         FileKind::Stuck => &dirs.stuck,
+        FileKind::Discarded => &dirs.discarded,
     };
     let mut present = HashSet::new();
     let mut added = Vec::new();

@@ -190,6 +190,18 @@ impl Settler {
         }
     }
 
+    /// One transaction for all of `msgs` (with the drain rules), no bisecting: the caller
+    /// decides what a failure means for the files they came from.
+    pub fn commit_all(
+        &mut self,
+        msgs: &[Message],
+        source: BatchSource,
+        source_file: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.telemetry.health.beat(Worker::Committer);
+        self.commit_chunk(msgs, source, source_file)
+    }
+
     /// Commits `msgs` in chunks of at most `batch_max`; a chunk that fails permanently is
     /// bisected; after the first transient failure everything left is a leftover.
     pub fn settle(

@@ -92,6 +92,7 @@ pub fn place(kind: FileKind) -> Place {
     match kind {
         FileKind::Retry => Place::Retry,
         FileKind::Stuck => Place::Stuck,
+        FileKind::Discarded => Place::Discarded,
     }
 }
 
@@ -205,6 +206,7 @@ impl Telemetry {
         let map = match kind {
             FileKind::Retry => &mut m.retry,
             FileKind::Stuck => &mut m.stuck,
+            FileKind::Discarded => &mut m.discarded,
         };
         map.insert(entry, None);
     }
@@ -215,6 +217,7 @@ impl Telemetry {
         match kind {
             FileKind::Retry => m.retry.remove(name),
             FileKind::Stuck => m.stuck.remove(name),
+            FileKind::Discarded => m.discarded.remove(name),
         }
     }
 
@@ -223,6 +226,7 @@ impl Telemetry {
         match kind {
             FileKind::Retry => m.retry.get(name).map(|f| f.entry.clone()),
             FileKind::Stuck => m.stuck.get(name).map(|f| f.entry.clone()),
+            FileKind::Discarded => m.discarded.get(name).map(|f| f.entry.clone()),
         }
     }
 
@@ -231,13 +235,14 @@ impl Telemetry {
         match kind {
             FileKind::Retry => m.retry.len(),
             FileKind::Stuck => m.stuck.len(),
+            FileKind::Discarded => m.discarded.len(),
         }
     }
 
-    /// A file set aside in `discarded/`, and when.
-    pub fn upsert_discarded(&self, entry: FileEntry, at: SystemTime) {
+    /// A file set aside in `discarded/`: when, by whom, the note.
+    pub fn upsert_discarded(&self, entry: FileEntry, how: crate::processor::file_index::Discard) {
         self.uids.ensure(Place::Discarded, &entry.name);
-        self.model().discarded.insert(entry, Some(at));
+        self.model().discarded.insert(entry, Some(how));
     }
 
     pub fn remove_discarded(&self, name: &str) -> Option<FileEntry> {
@@ -387,6 +392,7 @@ pub fn summary(entry: &FileEntry, now: SystemTime) -> FileSummary {
         last_error: entry.last_error.clone(),
         age_s: age_s(now, entry.created),
         created: rfc3339(entry.created),
+        discarded: None,
     }
 }
 

@@ -49,6 +49,7 @@ pub enum ApiUpdate {
         snapshot: Box<Snapshot>,
         retry_query: FileQuery,
         stuck_query: FileQuery,
+        discarded_query: FileQuery,
     },
     Event(Box<Event>),
     Detail {

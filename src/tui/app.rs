@@ -97,7 +97,7 @@ pub async fn run_fleet(processors: Vec<ProcessorLink>, opts: ConsoleOptions) -> 
     let mut aborts = Vec::new();
     for (i, p) in processors.into_iter().enumerate() {
         let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let (queries_tx, queries_rx) = watch::channel(fleet.members[i].state.queries());
+        let (queries_tx, queries_rx) = watch::channel(fleet.members[i].state.all_queries());
         let (client_tx, client_rx) = watch::channel(p.client.clone());
         let refresh_now = Arc::new(Notify::new());
         let links = Links {
@@ -257,7 +257,7 @@ async fn ui_loop(
             return Ok(());
         }
         for (member, queries) in fleet.members.iter().zip(&ch.queries) {
-            let wanted = member.state.queries();
+            let wanted = member.state.all_queries();
             if *queries.borrow() != wanted {
                 queries.send_replace(wanted);
             }

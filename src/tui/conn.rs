@@ -24,8 +24,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// The retry and stuck file queries the console wants.
-pub type Queries = (FileQuery, FileQuery);
+/// The retry, stuck and discarded file queries the console wants.
+pub type Queries = (FileQuery, FileQuery, FileQuery);
 
 /// Doubling delays between reconnection attempts, back to the minimum after a success.
 #[derive(Debug, Clone)]
@@ -228,7 +228,7 @@ impl Drop for AbortOnDrop {
 async fn fetch(client: &Client, links: &mut Links) -> Result<(Snapshot, Queries), String> {
     let queries = links.queries.borrow_and_update().clone();
     let snapshot = client
-        .snapshot(&queries.0, &queries.1)
+        .snapshot_with(&queries.0, &queries.1, &queries.2)
         .await
         .map_err(|e| e.to_string())?;
     Ok((snapshot, queries))
@@ -244,6 +244,7 @@ async fn send_snapshot(links: &Links, (snapshot, queries): (Snapshot, Queries)) 
         snapshot: Box::new(snapshot),
         retry_query: queries.0,
         stuck_query: queries.1,
+        discarded_query: queries.2,
     };
     send(links, update).await
 }

@@ -172,6 +172,7 @@ pub enum KeyCommand {
     Find,
     JumpTime,
     ChartWindow,
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +247,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(M, &[Char('d')], "d", K::Discard, "discard the marked (or selected) files to discarded/ (asks first)", None, true),
     bind(M, &[Char('t')], "t", K::JumpTime, "jump the events to a time (-24h, 03:12, RFC 3339; G: back to live)", None, false),
     bind(M, &[Char('w')], "w", K::ChartWindow, "charts: live / last 1 h / last 24 h (from the rollups)", None, false),
+    bind(M, &[Char('b')], "b", K::Restore, "Discarded tab: restore the marked (or selected) files to retry/ (asks first)", Some("restore"), true),
     bind(M, &[Char('+'), Char('=')], "+", K::Faster, "statmgr demo: generate more messages", None, false),
     bind(M, &[Char('-')], "-", K::Slower, "statmgr demo: generate fewer messages", None, false),
     bind(D, &[Esc, Char('h'), Left], "Esc", K::Back, "back to the dashboard", None, false),

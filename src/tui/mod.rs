@@ -14,8 +14,8 @@ pub mod sanitize;
 pub mod state;
 pub mod terminal;
 pub mod theme;
-pub mod trace;
 pub mod timeline;
+pub mod trace;
 pub mod triage;
 pub mod view;
 

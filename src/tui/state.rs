@@ -35,12 +35,20 @@ pub enum Conn {
 pub enum Focus {
     Retry,
     Stuck,
+    /// The Discarded tab of the files panel (`discarded/`, restored with `b`).
+    Discarded,
     Batches,
     Events,
 }
 
 impl Focus {
-    pub const ALL: [Focus; 4] = [Focus::Retry, Focus::Stuck, Focus::Batches, Focus::Events];
+    pub const ALL: [Focus; 5] = [
+        Focus::Retry,
+        Focus::Stuck,
+        Focus::Discarded,
+        Focus::Batches,
+        Focus::Events,
+    ];
 
     pub fn next(self) -> Focus {
         let i = Focus::ALL.iter().position(|f| *f == self).unwrap_or(0);
@@ -56,6 +64,7 @@ impl Focus {
         match self {
             Focus::Retry => Some(FileKind::Retry),
             Focus::Stuck => Some(FileKind::Stuck),
+            Focus::Discarded => Some(FileKind::Discarded),
             _ => None,
         }
     }
@@ -68,7 +77,7 @@ pub struct FilterEdit {
     pub before: Option<String>,
 }
 
-/// One of the two file lists (retry, stuck), paged from the server.
+/// One of the three file lists (retry, stuck, discarded), paged from the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileList {
     pub kind: FileKind,
@@ -257,6 +266,7 @@ pub struct State {
     pub focus: Focus,
     pub retry: FileList,
     pub stuck: FileList,
+    pub discarded: FileList,
     /// Batches skipped from the newest.
     pub batches_scroll: usize,
     /// Events scrolled back from the newest (0: follow the tail).
@@ -290,6 +300,7 @@ impl State {
             focus: Focus::Retry,
             retry: FileList::new(FileKind::Retry),
             stuck: FileList::new(FileKind::Stuck),
+            discarded: FileList::new(FileKind::Discarded),
             batches_scroll: 0,
             events_scroll: 0,
             events: VecDeque::new(),
@@ -310,6 +321,7 @@ impl State {
         match kind {
             FileKind::Retry => &self.retry,
             FileKind::Stuck => &self.stuck,
+            FileKind::Discarded => &self.discarded,
         }
     }
 
@@ -317,6 +329,7 @@ impl State {
         match kind {
             FileKind::Retry => &mut self.retry,
             FileKind::Stuck => &mut self.stuck,
+            FileKind::Discarded => &mut self.discarded,
         }
     }
 
@@ -324,6 +337,7 @@ impl State {
     pub fn shown_list(&self) -> &FileList {
         match self.focus {
             Focus::Stuck => &self.stuck,
+            Focus::Discarded => &self.discarded,
             _ => &self.retry,
         }
     }
@@ -331,6 +345,15 @@ impl State {
     /// The queries the API task should use for the next snapshot.
     pub fn queries(&self) -> (FileQuery, FileQuery) {
         (self.retry.query.clone(), self.stuck.query.clone())
+    }
+
+    /// The retry, stuck and discarded queries (what the API task asks the snapshot for).
+    pub fn all_queries(&self) -> (FileQuery, FileQuery, FileQuery) {
+        (
+            self.retry.query.clone(),
+            self.stuck.query.clone(),
+            self.discarded.query.clone(),
+        )
     }
 
     /// Seconds since the snapshot was taken (ages shown are aged by this much).

@@ -85,6 +85,7 @@ pub fn source_of(kind: FileKind) -> BulkSource {
     match kind {
         FileKind::Retry => BulkSource::Retry,
         FileKind::Stuck => BulkSource::Stuck,
+        FileKind::Discarded => BulkSource::Discarded,
     }
 }
 
@@ -145,6 +146,7 @@ mod tests {
             last_error: format!("message uid \"{name}\" (record id 9): rejected by a database trigger: x"),
             age_s: 1.0,
             created: "2026-11-27T10:00:00.000Z".into(),
+            discarded: None,
         }
     }
 

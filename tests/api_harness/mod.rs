@@ -102,6 +102,7 @@ impl Harness {
         let dir = match kind {
             FileKind::Retry => &self.dirs.retry,
             FileKind::Stuck => &self.dirs.stuck,
+            FileKind::Discarded => &self.dirs.discarded,
         };
         let path = dir.join(name);
         fs::write(&path, format!("{{\"file\":{name:?}}}\n")).unwrap();

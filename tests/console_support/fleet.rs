@@ -80,13 +80,14 @@ impl FleetConsole {
 
     /// A snapshot for processor `processor`, answering the queries its dashboard asks.
     pub fn feed(&mut self, processor: usize, snapshot: Snapshot) {
-        let (retry_query, stuck_query) = self.fleet.members[processor].state.queries();
+        let (retry_query, stuck_query, discarded_query) = self.fleet.members[processor].state.all_queries();
         self.api(
             processor,
             ApiUpdate::Snapshot {
                 snapshot: Box::new(snapshot),
                 retry_query,
                 stuck_query,
+                discarded_query,
             },
         );
     }

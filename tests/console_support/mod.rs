@@ -33,6 +33,23 @@ pub fn retry_file(i: u64, error: &str) -> FileSummary {
         last_error: error.into(),
         age_s: 125.0 + i as f64 * 60.0,
         created: "2024-05-01T12:03:04.000Z".into(),
+        discarded: None,
+    }
+}
+
+/// A discarded file as the server lists it: what its `.reason` says.
+pub fn discarded_file(i: u64, error: &str, note: Option<&str>) -> FileSummary {
+    FileSummary {
+        name: format!("stuck-20240501-0900{:02}-{i:06}.jsonl", i % 60),
+        attempts: 20,
+        next_attempt: None,
+        next_attempt_in_s: None,
+        discarded: Some(statmgr::api::wire::DiscardedInfo {
+            at: format!("2024-05-01T13:{:02}:00.000Z", i % 60),
+            by: "api 127.0.0.1:50412 (token 3f9a1c)".into(),
+            note: note.map(str::to_string),
+        }),
+        ..retry_file(i, error)
     }
 }
 
@@ -220,10 +237,12 @@ impl Console {
     }
 
     pub fn feed_for(&mut self, snapshot: Snapshot, retry_query: FileQuery, stuck_query: FileQuery) {
+        let discarded_query = self.state.discarded.query.clone();
         self.api(ApiUpdate::Snapshot {
             snapshot: Box::new(snapshot),
             retry_query,
             stuck_query,
+            discarded_query,
         });
     }
 

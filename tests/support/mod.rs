@@ -116,6 +116,11 @@ impl Proc {
 
     /// `statmgr ARGS --root ROOT`, its exit code and output.
     pub fn cli(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        // `start` returns once the database is ready; the API writes its endpoint a moment
+        // later (on a loaded machine, later than the first command of a test).
+        wait_until(Duration::from_secs(10), || {
+            self.root.join("control/endpoint").exists()
+        });
         let out = Command::new(bin())
             .args(args)
             .arg("--root")

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/retry/{name}", get(retry_detail))
         .route("/api/v1/stuck/{name}", get(stuck_detail))
+        .route("/api/v1/discarded/{name}", get(discarded_detail))
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/history", get(super::history::history))
         .route("/api/v1/rollups", get(super::history::rollups))
@@ -125,10 +126,19 @@ async fn stuck_detail(
     detail(s, FileKind::Stuck, path, pairs).await
 }
 
+async fn discarded_detail(
+    State(s): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    pairs: Pairs,
+) -> ApiResult<FileDetail> {
+    detail(s, FileKind::Discarded, path, pairs).await
+}
+
 fn kind_name(kind: FileKind) -> &'static str {
     match kind {
         FileKind::Retry => "retry",
         FileKind::Stuck => "stuck",
+        FileKind::Discarded => "discarded",
     }
 }
 
@@ -145,6 +155,7 @@ async fn detail(
         let dir = match kind {
             FileKind::Retry => &handle.dirs.retry,
             FileKind::Stuck => &handle.dirs.stuck,
+            FileKind::Discarded => &handle.dirs.discarded,
         };
         match resolve_regular_file(dir, &name).map_err(resolve_failure)? {
             None => Err(ApiFailure::not_found(format!(

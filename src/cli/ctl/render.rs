@@ -197,6 +197,7 @@ mod tests {
             last_error: error.into(),
             age_s: 75.0,
             created: "2024-01-01T00:00:00.000Z".into(),
+            discarded: None,
         }
     }
 

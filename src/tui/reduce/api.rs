@@ -23,7 +23,8 @@ pub fn on_update(state: &mut State, update: ApiUpdate) -> Vec<Command> {
             snapshot,
             retry_query,
             stuck_query,
-        } => on_snapshot(state, *snapshot, retry_query, stuck_query),
+            discarded_query,
+        } => on_snapshot(state, *snapshot, [retry_query, stuck_query, discarded_query]),
         ApiUpdate::Event(event) => on_event(state, *event),
         ApiUpdate::Detail { kind, name, result } => {
             if let Some(Overlay::Detail(d)) = state.overlay.as_mut() {
@@ -97,12 +98,15 @@ fn disconnected(state: &mut State, error: String, retry_in_s: f64) {
     };
 }
 
-fn on_snapshot(state: &mut State, snapshot: Snapshot, retry_query: FileQuery, stuck_query: FileQuery) {
+fn on_snapshot(state: &mut State, snapshot: Snapshot, queries: [FileQuery; 3]) {
     update_history(&mut state.history, &snapshot);
+    let [retry_query, stuck_query, discarded_query] = queries;
     state.retry.page = snapshot.retry.clone();
     state.retry.page_query = Some(retry_query);
     state.stuck.page = snapshot.stuck.clone();
     state.stuck.page_query = Some(stuck_query);
+    state.discarded.page = snapshot.discarded.clone();
+    state.discarded.page_query = Some(discarded_query);
     state.batches_scroll = state.batches_scroll.min(snapshot.batches.len().saturating_sub(1));
     state.snapshot = Some(snapshot);
     state.snapshot_at_s = state.now_s;

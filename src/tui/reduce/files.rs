@@ -81,7 +81,7 @@ pub fn reverse_sort(list: &mut FileList) {
 /// After a resize or a new page: the selection stays within the list and in view.
 pub fn relayout(state: &mut State) {
     let rows = rows(state);
-    for kind in [FileKind::Retry, FileKind::Stuck] {
+    for kind in [FileKind::Retry, FileKind::Stuck, FileKind::Discarded] {
         let list = state.list_mut(kind);
         if list.page_matches() {
             let selected = list.selected;

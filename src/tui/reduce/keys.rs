@@ -134,11 +134,11 @@ fn on_main(state: &mut State, command: KeyCommand) -> Vec<Command> {
 fn navigate(state: &mut State, delta: i64) {
     let rows = files::rows(state);
     match state.focus {
-        Focus::Retry | Focus::Stuck => {
-            let list = if state.focus == Focus::Retry {
-                &mut state.retry
-            } else {
-                &mut state.stuck
+        Focus::Retry | Focus::Stuck | Focus::Discarded => {
+            let list = match state.focus {
+                Focus::Retry => &mut state.retry,
+                Focus::Stuck => &mut state.stuck,
+                _ => &mut state.discarded,
             };
             match delta {
                 i64::MIN => files::select(list, 0, rows),
@@ -172,10 +172,10 @@ fn with_list(state: &mut State, f: fn(&mut crate::tui::state::FileList)) {
         .focus
         .file_kind()
         .unwrap_or(crate::api::wire::FileKind::Retry);
-    state.focus = if kind == crate::api::wire::FileKind::Retry {
-        Focus::Retry
-    } else {
-        Focus::Stuck
+    state.focus = match kind {
+        crate::api::wire::FileKind::Retry => Focus::Retry,
+        crate::api::wire::FileKind::Stuck => Focus::Stuck,
+        crate::api::wire::FileKind::Discarded => Focus::Discarded,
     };
     f(state.list_mut(kind));
 }
@@ -335,6 +335,12 @@ fn on_detail(state: &mut State, command: KeyCommand) -> Vec<Command> {
         KeyCommand::Top => detail.scroll = 0,
         KeyCommand::MessagesNext | KeyCommand::MessagesPrev => {
             return message_page(detail, command == KeyCommand::MessagesNext)
+        }
+        KeyCommand::Requeue if detail.kind == crate::api::wire::FileKind::Discarded => {
+            state.notify(
+                Tone::Info,
+                "a discarded file goes back with b (restore) on the Discarded tab",
+            );
         }
         KeyCommand::Requeue => {
             let (kind, file) = (detail.kind, detail.summary.clone());

@@ -5,8 +5,8 @@ mod api;
 mod files;
 mod fleet;
 mod keys;
-mod trace;
 mod timeline;
+mod trace;
 mod triage;
 
 pub use fleet::{fleet_context, reduce_fleet, Addressed};

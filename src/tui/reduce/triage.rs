@@ -15,6 +15,11 @@ fn focused_kind(state: &State) -> Option<FileKind> {
     state.focus.file_kind()
 }
 
+/// The list a bulk key acts on: the marked files' list, else the focused one.
+fn acting_on(state: &State) -> Option<FileKind> {
+    state.triage.marked.kind.or(focused_kind(state))
+}
+
 /// The cause view is open on the focused list.
 pub fn in_cause_view(state: &State) -> bool {
     focused_kind(state).is_some() && state.triage.causes_of == focused_kind(state)
@@ -38,11 +43,27 @@ pub fn on_main(state: &mut State, command: KeyCommand) -> Option<Vec<Command>> {
             Vec::new()
         }
         KeyCommand::Preview => {
-            ask_bulk(state, BulkAction::Requeue, true);
+            let action = if acting_on(state) == Some(FileKind::Discarded) {
+                BulkAction::Restore
+            } else {
+                BulkAction::Requeue
+            };
+            ask_bulk(state, action, true);
             Vec::new()
         }
         KeyCommand::Discard => {
             ask_bulk(state, BulkAction::Discard, state.is_read_only());
+            Vec::new()
+        }
+        KeyCommand::Restore => {
+            ask_bulk(state, BulkAction::Restore, state.is_read_only());
+            Vec::new()
+        }
+        KeyCommand::Requeue if acting_on(state) == Some(FileKind::Discarded) => {
+            state.notify(
+                Tone::Info,
+                "discarded files go back to retry/ with b (restore), not r",
+            );
             Vec::new()
         }
         KeyCommand::Requeue if !state.triage.marked.is_empty() => {
@@ -73,7 +94,7 @@ fn toggle_causes(state: &mut State) -> Vec<Command> {
     let Some(kind) = focused_kind(state) else {
         state.notify(
             Tone::Info,
-            "c groups a retry or stuck list by cause: Tab to a file list first",
+            "c groups a file list by cause: Tab to a file list first",
         );
         return Vec::new();
     };
@@ -127,10 +148,7 @@ fn open_cause(state: &mut State) -> Vec<Command> {
 
 fn mark_selected(state: &mut State) {
     let Some(kind) = focused_kind(state) else {
-        state.notify(
-            Tone::Info,
-            "Space marks a retry or stuck file: Tab to a file list first",
-        );
+        state.notify(Tone::Info, "Space marks a file: Tab to a file list first");
         return;
     };
     let Some(file) = state.list(kind).selected_file().cloned() else {
@@ -170,13 +188,28 @@ fn mark_cause(state: &mut State) -> Vec<Command> {
 
 /// The confirmation of a bulk action over the marked files (or the selected file).
 fn ask_bulk(state: &mut State, action: BulkAction, read_only: bool) {
-    let Some(kind) = state.triage.marked.kind.or(focused_kind(state)) else {
+    let Some(kind) = acting_on(state) else {
         state.notify(
             Tone::Info,
-            "mark files in the retry or stuck list first (Space, a)",
+            "mark files in the retry, stuck or discarded list first (Space, a)",
         );
         return;
     };
+    match (action, kind) {
+        (BulkAction::Restore, FileKind::Retry | FileKind::Stuck) => {
+            return state.notify(
+                Tone::Info,
+                "b restores discarded files: Tab to the Discarded tab first",
+            );
+        }
+        (BulkAction::Discard, FileKind::Discarded) => {
+            return state.notify(
+                Tone::Info,
+                "these files are already in discarded/ (b restores them)",
+            );
+        }
+        _ => {}
+    }
     let set = if state.triage.marked.is_empty() {
         match state.list(kind).selected_file() {
             Some(f) => vec![entry_of(f)],
@@ -326,7 +359,9 @@ pub fn on_event(state: &mut State, kind: &EventKind) {
 /// Keeps the cause view fresh: each snapshot asks for its groups again.
 pub fn after_snapshot(state: &State) -> Vec<Command> {
     match state.triage.causes_of {
-        Some(kind) if matches!(state.focus, Focus::Retry | Focus::Stuck) => vec![fetch_causes(state, kind)],
+        Some(kind) if matches!(state.focus, Focus::Retry | Focus::Stuck | Focus::Discarded) => {
+            vec![fetch_causes(state, kind)]
+        }
         _ => Vec::new(),
     }
 }

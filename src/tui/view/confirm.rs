@@ -38,6 +38,8 @@ pub fn draw(state: &State, c: &Confirm, theme: &Theme, frame: &mut Frame, area: 
                 " Preview (read-only: nothing will change) "
             } else if preview.action == crate::api::wire::BulkAction::Discard {
                 " Discard these files? (type a note, Enter) "
+            } else if preview.action == crate::api::wire::BulkAction::Restore {
+                " Restore these files to retry/? "
             } else {
                 " Requeue these files? "
             };
@@ -90,6 +92,10 @@ fn requeue(
                 "a message the database refuses comes back to stuck/ at once; a transient cause \
                  (locked, full) is retried with backoff up to {max_attempts} times, then stuck/ again"
             ),
+        ),
+        FileKind::Discarded => (
+            "discarded/ → retry/, due now (restore)".to_string(),
+            format!("it is retried with backoff up to {max_attempts} times, then goes to stuck/"),
         ),
         FileKind::Retry => {
             let next = file.next_attempt_in_s.map(|n| n - state.snapshot_age_s());

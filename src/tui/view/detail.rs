@@ -19,6 +19,7 @@ pub fn draw(state: &State, d: &Detail, theme: &Theme, frame: &mut Frame, area: R
     let kind = match d.kind {
         FileKind::Retry => "Retry file ",
         FileKind::Stuck => "Stuck file ",
+        FileKind::Discarded => "Discarded file ",
     };
     let mut title = vec![Span::styled(format!(" {kind}"), s.title_focus)];
     title.extend(text::spans(

@@ -1,4 +1,4 @@
-//! The retry and stuck files: a table over one server page, with the sort, the filter and
+//! The retry, stuck and discarded files (three tabs): a table over one server page, with the sort, the filter and
 //! where the visible rows sit in the whole list ("1-7 of 100,000").
 
 use ratatui::layout::{Constraint, Rect};
@@ -20,7 +20,8 @@ const FIXED: [(&str, usize); 4] = [("AGE", 6), ("MSGS", 6), ("TRY", 3), ("NEXT I
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let s = &theme.styles;
     let list = state.shown_list();
-    let has_focus = focused(state, Focus::Retry) || focused(state, Focus::Stuck);
+    let has_focus =
+        focused(state, Focus::Retry) || focused(state, Focus::Stuck) || focused(state, Focus::Discarded);
     let tabs = tabs(state, theme);
     // The position gives way to the tabs: first the sort goes, then it is cut.
     let room = (area.width as usize).saturating_sub(span_width(&tabs) + 6);
@@ -65,9 +66,13 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             (_, true) => "no file matches the filter (Esc clears it)",
             (FileKind::Retry, false) => "no retry files: every batch committed",
             (FileKind::Stuck, false) => "no stuck files: nothing waits for an operator",
+            (FileKind::Discarded, false) => "nothing discarded: d sets files aside here, b brings them back",
         };
         frame.render_widget(Paragraph::new(Span::styled(what, s.muted)).centered(), inner);
         return;
+    }
+    if list.kind == FileKind::Discarded {
+        return super::discarded::table(state, list, has_focus, theme, frame, inner);
     }
     table(state, list, has_focus, theme, frame, inner);
 }
@@ -87,6 +92,8 @@ fn tabs(state: &State, theme: &Theme) -> Vec<Span<'static>> {
         tab("Retry", FileKind::Retry),
         Span::raw(" "),
         tab("Stuck", FileKind::Stuck),
+        Span::raw(" "),
+        tab("Discarded", FileKind::Discarded),
     ]
 }
 

@@ -19,8 +19,12 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let back = keymap::lookup(Context::Main, Key::Esc)
             .filter(|_| state.member.is_some())
             .map(|b| (b.label, "fleet"));
+        // The Discarded tab restores (b) where the others requeue (r): the footer shows
+        // the one that works here.
+        let discarded = state.focus == crate::tui::state::Focus::Discarded;
+        let hidden = if discarded { "requeue" } else { "restore" };
         back.into_iter()
-            .chain(short_hints(Context::Main, state.is_read_only()))
+            .chain(short_hints(Context::Main, state.is_read_only()).filter(|(_, f)| *f != hidden))
             .collect()
     } else {
         keymap::in_context(context)

@@ -6,6 +6,7 @@ mod batches;
 mod causes;
 mod confirm;
 mod detail;
+mod discarded;
 mod drill;
 mod events;
 mod files;
