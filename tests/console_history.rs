@@ -142,6 +142,7 @@ fn jump_to_a_time_shows_that_stretch_of_history() {
     assert!(text.contains("at 2024-05-01T03:12:00.000Z (G: live)"), "{text}");
     assert!(text.contains("night event number 5000"), "{text}");
     insta::assert_snapshot!("jumped_to_03_12", text);
+    console_support::picture(&c, "history-jumped");
     // Up at the top asks for the events before the stretch; G goes back to live.
     let before = c.key(Key::Up);
     assert!(
@@ -229,6 +230,7 @@ fn charts_switch_to_the_last_hour_and_day_from_rollups() {
     c.api(rollups("24h", 1440));
     let day = c.text();
     insta::assert_snapshot!("charts_24h", day);
+    console_support::picture(&c, "charts-24h");
     // Refreshed while shown, then back to live.
     c.now += 31.0;
     let again = c.act(statmgr::tui::action::Action::Tick);

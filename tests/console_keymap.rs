@@ -52,8 +52,9 @@ fn prepared(context: Context) -> Console {
             c.key(Key::Down);
         }
         Context::Batch | Context::Message => {
-            c.key(Key::Tab);
-            c.key(Key::Tab); // Batch commits
+            while c.state.focus != statmgr::tui::state::Focus::Batches {
+                c.key(Key::Tab); // to Batch commits
+            }
             c.key(Key::Enter);
             if let Some(Overlay::Batch(b)) = c.state.overlay.as_mut() {
                 let items = (0..100)

@@ -73,7 +73,7 @@ fn page(id: i64, offset: u64, n: i64, total: u64) -> BatchMessages {
 }
 
 #[test]
-fn t_asks_for_a_uid_and_shows_where_it_is_even_in_watch() {
+fn m_asks_for_a_uid_and_shows_where_it_is_even_in_watch() {
     let mut c = Console::running(true, 100, 30);
     assert!(c.key(Key::Char('m')).is_empty());
     assert_eq!(context(&c.state), Context::Trace);
@@ -96,6 +96,7 @@ fn t_asks_for_a_uid_and_shows_where_it_is_even_in_watch() {
     let screen = c.text();
     assert!(!screen.contains('\u{1b}'), "escape sequences are shown escaped");
     insta::assert_snapshot!("trace_result", screen);
+    console_support::picture(&c, "find-message");
     c.key(Key::Esc);
     assert_eq!(context(&c.state), Context::Main);
 }
@@ -122,8 +123,7 @@ fn a_uid_seen_nowhere_says_so() {
 #[test]
 fn enter_on_batch_commits_opens_the_batch_and_a_message() {
     let mut c = Console::running(true, 110, 32);
-    c.key(Key::Tab);
-    c.key(Key::Tab); // Retry -> Stuck -> Batches
+    focus_batches(&mut c);
     c.key(Key::Char('j')); // the second newest batch
     let commands = c.key(Key::Enter);
     let id = c.state.snapshot.as_ref().unwrap().batches[1].id;
@@ -144,6 +144,7 @@ fn enter_on_batch_commits_opens_the_batch_and_a_message() {
     c.key(Key::Down);
     c.key(Key::Down);
     insta::assert_snapshot!("batch_messages", c.text());
+    console_support::picture(&c, "batch-messages");
     // Pages: ] asks for the next one, [ the previous, never past the end.
     assert_eq!(
         c.key(Key::Char(']')),
@@ -175,6 +176,7 @@ fn enter_on_batch_commits_opens_the_batch_and_a_message() {
         "{screen}"
     );
     insta::assert_snapshot!("batch_message_detail", screen);
+    console_support::picture(&c, "batch-message-detail");
     c.key(Key::Esc);
     assert_eq!(context(&c.state), Context::Batch);
     c.key(Key::Esc);
@@ -184,8 +186,7 @@ fn enter_on_batch_commits_opens_the_batch_and_a_message() {
 #[test]
 fn a_batch_that_cannot_be_read_says_why() {
     let mut c = Console::running(false, 100, 30);
-    c.key(Key::Tab);
-    c.key(Key::Tab);
+    focus_batches(&mut c);
     let id = c.state.snapshot.as_ref().unwrap().batches[0].id;
     c.key(Key::Enter);
     c.api(ApiUpdate::BatchPage {
@@ -194,4 +195,11 @@ fn a_batch_that_cannot_be_read_says_why() {
         result: Err("refused by the processor (HTTP 404): no batch 1200 in the database".into()),
     });
     assert!(c.text().contains("cannot load the messages"), "{}", c.text());
+}
+
+/// Tab until the Batch commits panel has the focus.
+fn focus_batches(c: &mut Console) {
+    while c.state.focus != statmgr::tui::state::Focus::Batches {
+        c.key(Key::Tab);
+    }
 }

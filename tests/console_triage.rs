@@ -73,6 +73,7 @@ fn the_cause_view_is_computed_on_the_server_and_enter_shows_a_cause_s_files() {
         result: Ok(Box::new(causes())),
     });
     insta::assert_snapshot!(c.text());
+    console_support::picture(&c, "causes");
     // Each snapshot refreshes the groups while the view is open.
     let (r, s, d) = c.state.all_queries();
     let again = c.act(statmgr::tui::action::Action::Api(ApiUpdate::Snapshot {
@@ -178,6 +179,7 @@ fn the_gauge_follows_progress_events_and_the_result_is_reported_by_reason() {
         "{text}"
     );
     insta::assert_snapshot!(text);
+    console_support::picture(&c, "bulk-progress");
     // Keys still work while it runs.
     c.key(Key::Char('j'));
     assert_eq!(c.state.stuck.selected, 1);
@@ -273,6 +275,7 @@ fn the_discarded_tab_lists_when_by_whom_the_note_and_the_cause() {
     assert!(text.contains("b restore"), "the footer offers restore: {text}");
     assert!(!text.contains("r requeue"), "not requeue: {text}");
     insta::assert_snapshot!(text);
+    console_support::picture(&c, "discarded-tab");
 }
 
 #[test]

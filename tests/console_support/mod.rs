@@ -303,6 +303,19 @@ pub fn theme(name: &str) -> Theme {
     Theme::builtin(name).expect("built-in theme")
 }
 
+/// With `STATMGR_SCREENSHOTS=1`, writes the screen as `screenshots/NAME.svg` (default
+/// theme, dark terminal): how the tests whose states are built step by step (trace, batch
+/// drill-down, history, Discarded tab) refresh their pictures. Without it, nothing.
+#[allow(dead_code)]
+pub fn picture(c: &Console, name: &str) {
+    if std::env::var_os("STATMGR_SCREENSHOTS").is_none() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    let svg = svg::render(&c.screen(&theme("default")), svg::DARK);
+    std::fs::write(dir.join(format!("{name}.svg")), svg).expect("write the screenshot");
+}
+
 pub fn sample_events() -> Vec<EventKind> {
     vec![
         EventKind::BatchCommitted {

@@ -2,10 +2,10 @@
 //! beside its messages and cause, so the operator sees why a file was set aside before
 //! restoring it (`b`).
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, HighlightSpacing, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use crate::api::wire::FileSummary;
@@ -50,20 +50,7 @@ pub fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, fra
             None => Row::new([Cell::from(ratatui::text::Span::styled("…", s.muted))]),
         })
         .collect();
-    let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w as u16)).collect();
-    let highlight = if has_focus {
-        s.selected
-    } else {
-        s.selected_unfocused
-    };
-    let table = Table::new(rows, constraints)
-        .header(header)
-        .row_highlight_style(highlight)
-        .highlight_symbol("▶ ")
-        .highlight_spacing(HighlightSpacing::Always);
-    let mut table_state =
-        TableState::default().with_selected(Some(list.selected.saturating_sub(list.top) as usize));
-    frame.render_stateful_widget(table, area, &mut table_state);
+    super::files::render_rows(list, has_focus, theme, (header, rows, &widths), frame, area);
 }
 
 /// `2026-11-27T21:30:05.123Z` as `2026-11-27 21:30` (the minute is enough to tell incidents apart).

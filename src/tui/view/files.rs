@@ -170,6 +170,20 @@ fn table(state: &State, list: &FileList, has_focus: bool, theme: &Theme, frame: 
             None => Row::new([Cell::from(Span::styled("…", s.muted))]),
         })
         .collect();
+    render_rows(list, has_focus, theme, (header, rows, &widths), frame, area);
+}
+
+/// Draws a file tab's rows (the header, the rows in view, their column widths) with the
+/// selection marked: shared by the Retry, Stuck and Discarded tabs.
+pub(super) fn render_rows(
+    list: &FileList,
+    has_focus: bool,
+    theme: &Theme,
+    (header, rows, widths): (Row<'static>, Vec<Row<'static>>, &[usize]),
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let s = &theme.styles;
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w as u16)).collect();
     let highlight = if has_focus {
         s.selected
