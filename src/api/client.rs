@@ -326,12 +326,7 @@ impl Client {
         offset: u64,
         limit: u64,
     ) -> Result<FileDetail, ClientError> {
-        let dir = match kind {
-            FileKind::Retry => "retry",
-            FileKind::Stuck => "stuck",
-            FileKind::Discarded => "discarded",
-        };
-        let url = self.url(&["api", "v1", dir, name])?;
+        let url = self.url(&["api", "v1", kind.as_str(), name])?;
         let query = [("offset", offset), ("limit", limit)];
         self.json(self.calls.get(url).query(&query)).await
     }

@@ -326,13 +326,24 @@ pub enum EventKind {
 }
 
 /// Which directory a file lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     Retry,
     Stuck,
     /// `discarded/`: set aside by an operator, brought back only by a restore.
     Discarded,
+}
+
+impl FileKind {
+    /// The directory's name (and the API path segment of its files).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Retry => "retry",
+            FileKind::Stuck => "stuck",
+            FileKind::Discarded => "discarded",
+        }
+    }
 }
 
 /// `GET /api/v1/retry/{name}` and `/api/v1/stuck/{name}`.

@@ -87,15 +87,6 @@ pub struct Telemetry {
     journal: history::JournalSlot,
 }
 
-/// The uid index's name for a directory.
-pub fn place(kind: FileKind) -> Place {
-    match kind {
-        FileKind::Retry => Place::Retry,
-        FileKind::Stuck => Place::Stuck,
-        FileKind::Discarded => Place::Discarded,
-    }
-}
-
 pub fn rfc3339(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -201,7 +192,7 @@ impl Telemetry {
     /// does not know from its loader (a writer that has the messages calls `uids.set`
     /// first, a mover `uids.rename`).
     pub fn upsert_file(&self, kind: FileKind, entry: FileEntry) {
-        self.uids.ensure(place(kind), &entry.name);
+        self.uids.ensure(kind, &entry.name);
         let mut m = self.model();
         let map = match kind {
             FileKind::Retry => &mut m.retry,
@@ -212,7 +203,7 @@ impl Telemetry {
     }
 
     pub fn remove_file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
-        self.uids.remove(place(kind), name);
+        self.uids.remove(kind, name);
         let mut m = self.model();
         match kind {
             FileKind::Retry => m.retry.remove(name),

@@ -9,23 +9,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
-/// The directories the index covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Place {
-    Retry,
-    Stuck,
-    Discarded,
-}
-
-impl Place {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Place::Retry => "retry",
-            Place::Stuck => "stuck",
-            Place::Discarded => "discarded",
-        }
-    }
-}
+/// The directories the index covers: those of the file lists (`retry/`, `stuck/`,
+/// `discarded/`).
+pub type Place = crate::api::wire::FileKind;
 
 /// The keys are already hashes: hashing them again would only cost time.
 #[derive(Default)]

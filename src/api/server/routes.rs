@@ -134,14 +134,6 @@ async fn discarded_detail(
     detail(s, FileKind::Discarded, path, pairs).await
 }
 
-fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Retry => "retry",
-        FileKind::Stuck => "stuck",
-        FileKind::Discarded => "discarded",
-    }
-}
-
 async fn detail(
     s: AppState,
     kind: FileKind,
@@ -160,7 +152,7 @@ async fn detail(
         match resolve_regular_file(dir, &name).map_err(resolve_failure)? {
             None => Err(ApiFailure::not_found(format!(
                 "no {} file named {name:?}",
-                kind_name(kind)
+                kind.as_str()
             ))),
             Some(_) => Ok(handle.file_detail(kind, &name, offset, limit)?),
         }
