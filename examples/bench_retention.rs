@@ -2,11 +2,12 @@
 //! database with retention off; and the longest write-lock hold of the prune.
 //!
 //! `cargo run --release --example bench_retention [OLD_ROWS [MESSAGES]]` (defaults
-//! 1,000,000 old rows, each with two insertion strings and an attribute, and 200,000 new
-//! messages). Each run writes the old rows, fills the inbox, starts a processor (retention
+//! 1,000,000 old rows, each with two insertion strings and an attribute, and 1,000,000 new
+//! messages, enough to keep the committer busy for several seconds of the pass). Each run writes the old rows, fills the inbox, starts a processor (retention
 //! off, or `--retain-days 30`: its first pass starts with the processor) and times it from
 //! start until the inbox is empty. With retention on it then waits for the pass to end and
-//! reports it. `BENCH_RUNS=N` repeats both modes N times (medians printed).
+//! reports it, and how many rows it had pruned while the committer was busy (the inbox not
+//! yet empty). `BENCH_RUNS=N` repeats both modes N times (medians printed).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ struct Run {
     rate: f64,
     batch_max_ms: f64,
     batch_p99_ms: f64,
+    /// Rows retention had pruned when the inbox became empty.
+    pruned_while_busy: u64,
     pass: Option<statmgr::api::wire::RetentionPass>,
 }
 
@@ -33,7 +36,7 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(default)
     };
-    let (old, messages) = (arg(1, 1_000_000), arg(2, 200_000));
+    let (old, messages) = (arg(1, 1_000_000), arg(2, 1_000_000));
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -57,8 +60,9 @@ fn main() {
             );
             match &r.pass {
                 Some(p) => println!(
-                    "; pass pruned {} rows in {:.1} s ({:.0} rows/s), {} delete transactions: \
+                    "; {} rows pruned while the committer was busy; pass pruned {} rows in {:.1} s ({:.0} rows/s), {} delete transactions: \
                      write-lock hold p99 {:.1} ms, longest {:.1} ms, {} over 50 ms",
+                    r.pruned_while_busy,
                     p.pruned,
                     p.duration_ms / 1000.0,
                     p.pruned as f64 / (p.duration_ms / 1000.0),
@@ -79,6 +83,15 @@ fn main() {
     println!(
         "committer throughput while pruning / without: {:.2} (medians of {runs})",
         median(&on) / median(&off)
+    );
+    let pairs: Vec<String> = off
+        .iter()
+        .zip(&on)
+        .map(|(off, on)| format!("{:.2}", on.rate / off.rate))
+        .collect();
+    println!(
+        "run by run (each on / the off run just before it): {}",
+        pairs.join(", ")
     );
 }
 
@@ -103,6 +116,7 @@ async fn run(old: u64, messages: u64, retention: bool) -> Run {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let pruned_while_busy = telemetry.retention().pruned_total;
     let mut durations: Vec<f64> = telemetry
         .events_after(0, 100_000)
         .unwrap_or_default()
@@ -129,6 +143,7 @@ async fn run(old: u64, messages: u64, retention: bool) -> Run {
         rate: messages as f64 / elapsed.as_secs_f64(),
         batch_max_ms: durations.last().copied().unwrap_or(0.0),
         batch_p99_ms: durations.get(durations.len() * 99 / 100).copied().unwrap_or(0.0),
+        pruned_while_busy,
         pass,
     }
 }

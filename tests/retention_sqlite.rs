@@ -155,6 +155,64 @@ fn history(path: &Path, first: i64, last: i64, time: &str) {
     .unwrap();
 }
 
+/// A committer that takes the write lock again the moment it lets it go (a backlog) does
+/// not starve retention: each delete transaction takes its turn after the commit under way,
+/// where SQLite's busy handler alone, polling for the lock, would time out.
+#[test]
+fn retention_gets_its_turn_beside_a_committer_that_never_pauses() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let tmp = support::tempdir();
+    let db = tmp.path().join("statmgr.db");
+    let mut store = SqliteStore::open(&db, WAIT).unwrap();
+    let old = 3_000;
+    history(&db, 1, old, "2019-05-05T05:05:05Z");
+    let mut pruner = SqlitePruner::open(&db, Duration::from_millis(100))
+        .unwrap()
+        .with_turns(store.turns());
+    let stop = Arc::new(AtomicBool::new(false));
+    let committer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut next = old + 1;
+            while !stop.load(Ordering::SeqCst) {
+                let batch: Vec<Message> = (next..next + 100)
+                    .map(|i| aged(&format!("new-{i}"), Severity::Info, "2026-06-30T11:00:00Z"))
+                    .collect();
+                commit(&mut store, next, &batch).expect("the committer's batch");
+                next += 100;
+            }
+            next - old - 1
+        })
+    };
+    // Only once the committer is writing back to back.
+    wait_for(Duration::from_secs(60), "the committer writing", || {
+        q(&db_conn(&db), "SELECT count(*) FROM status_messages") > old + 300
+    });
+    let rules = RetentionRules::default().or_days(Some(1));
+    let c = cutoffs(&rules, now());
+    let mut deleted = 0;
+    for n in 0..100 {
+        match pruner.prune_chunk(&c, 30) {
+            Ok(chunk) => deleted += chunk.deleted,
+            Err(err) => panic!("delete transaction {n} did not get the write lock: {err}"),
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let committed = committer.join().unwrap();
+    assert_eq!(deleted, old as u64);
+    let conn = db_conn(&db);
+    assert_eq!(q(&conn, "SELECT count(*) FROM status_messages"), committed);
+    assert_eq!(orphans(&conn), 0);
+}
+
+fn db_conn(path: &Path) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    conn.busy_timeout(WAIT).unwrap();
+    conn
+}
+
 #[test]
 fn pruning_the_largest_record_id_never_lets_it_be_used_again() {
     let tmp = support::tempdir();

@@ -212,7 +212,7 @@ fn open_store(config: &ProcessorConfig, dirs: &StateDir) -> Result<OpenedStore, 
                 busy: config.busy_timeout,
                 open: None,
             };
-            let pruner = sqlite::SqlitePruner::open(&dirs.db, config.busy_timeout)?;
+            let pruner = sqlite::SqlitePruner::open(&dirs.db, config.busy_timeout)?.with_turns(store.turns());
             let lookup = sqlite::SqliteLookup::new(&dirs.db, config.busy_timeout);
             Ok((Box::new(store), reader, Box::new(pruner), Box::new(lookup)))
         }

@@ -18,9 +18,14 @@ const HOLD_TARGET: Duration = Duration::from_millis(15);
 const FIRST_CHUNK: usize = 200;
 const MIN_CHUNK: usize = 10;
 const MAX_CHUNK: usize = 2_000;
-/// Between two delete transactions the committer gets the lock for at least this long,
-/// and for twice as long as the last one held it (retention takes at most a third).
+/// Between two delete transactions the committer gets the lock for at least this long.
 const MIN_GAP: Duration = Duration::from_millis(10);
+/// ... and for this many times as long as the last one held it while the committer is
+/// idle (retention takes at most a third of the lock's time) ...
+const IDLE_GAP_FACTOR: u32 = 2;
+/// ... or while it is writing (it committed since retention's last transaction):
+/// retention then takes at most 1/40 of the lock's time, 2.5 %.
+const BUSY_GAP_FACTOR: u32 = 39;
 /// A full `count(*)` of the messages runs this often; in between the count follows this
 /// processor's commits and prunes.
 const RECOUNT: Duration = Duration::from_secs(600);
@@ -82,6 +87,7 @@ impl Retention {
         let cutoffs = cutoffs(&self.rules, chrono::Utc::now());
         let (mut pruned, mut error) = (0u64, None);
         let mut holds: Vec<Duration> = Vec::new();
+        let mut batches = self.telemetry.counters().batches;
         while !self.stopping() {
             let limit = *chunk;
             match self.pruner.prune_chunk(&cutoffs, limit) {
@@ -96,7 +102,14 @@ impl Retention {
                     if done.deleted < limit as u64 {
                         break;
                     }
-                    std::thread::sleep((done.held * 2).max(MIN_GAP));
+                    let now = self.telemetry.counters().batches;
+                    let writing = now != batches;
+                    batches = now;
+                    if let Ok(()) | Err(RecvTimeoutError::Disconnected) =
+                        self.stop.recv_timeout(gap(done.held, writing))
+                    {
+                        break;
+                    }
                 }
                 Err(err) => {
                     tracing::warn!("retention: {err}; tried again at the next pass");
@@ -193,6 +206,17 @@ pub fn cutoffs(rules: &RetentionRules, now: chrono::DateTime<chrono::Utc>) -> Cu
     }
 }
 
+/// How long the committer has the write lock to itself after a delete transaction held
+/// it for `held`.
+fn gap(held: Duration, committer_writing: bool) -> Duration {
+    let factor = if committer_writing {
+        BUSY_GAP_FACTOR
+    } else {
+        IDLE_GAP_FACTOR
+    };
+    (held * factor).max(MIN_GAP)
+}
+
 /// Halves the chunk when a transaction held the lock past the target, grows it when it
 /// was well under.
 fn next_chunk(limit: usize, held: Duration) -> usize {
@@ -217,6 +241,20 @@ mod tests {
         assert_eq!(next_chunk(MAX_CHUNK, Duration::from_millis(1)), MAX_CHUNK);
         assert_eq!(next_chunk(1900, Duration::from_millis(1)), MAX_CHUNK);
         assert_eq!(next_chunk(1000, Duration::from_millis(10)), 1000);
+    }
+
+    #[test]
+    fn retention_takes_a_third_of_the_lock_when_the_committer_is_idle_and_a_fortieth_when_it_writes() {
+        let ms = Duration::from_millis;
+        assert_eq!(gap(ms(15), false), ms(30));
+        assert_eq!(gap(ms(15), true), ms(585));
+        for writing in [false, true] {
+            assert_eq!(gap(ms(1), writing).max(MIN_GAP), gap(ms(1), writing));
+            assert!(gap(Duration::ZERO, writing) >= MIN_GAP);
+        }
+        let share = |writing| 15.0 / (15.0 + gap(ms(15), writing).as_secs_f64() * 1e3);
+        assert!((share(true) - 0.025).abs() < 1e-9, "{}", share(true));
+        assert!((share(false) - 1.0 / 3.0).abs() < 1e-9);
     }
 
     #[test]

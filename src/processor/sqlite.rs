@@ -8,12 +8,14 @@ mod lookup;
 mod prune;
 mod read;
 mod schema;
+mod turns;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{ffi, Connection};
@@ -23,6 +25,7 @@ pub use lookup::SqliteLookup;
 pub use prune::{julian_day, SqlitePruner, FIND_OLD};
 pub use read::{probe_writable, SqliteReader};
 pub use schema::SCHEMA_VERSION;
+pub use turns::WriteTurns;
 
 use crate::error::Error;
 use crate::processor::store::{BatchSource, Committed, KeyBlock, KeyedMessage, Store, StoreError};
@@ -53,6 +56,8 @@ pub struct SqliteStore {
     max_pages: Option<u64>,
     /// Page cache and autocheckpoint of every connection (SQLite's defaults until `tune`).
     tuning: Option<Tuning>,
+    /// Every write waits for its turn, which retention's deletes share (`turns`).
+    turns: Arc<WriteTurns>,
 }
 
 /// Settings of the committing connection that trade memory or WAL size for speed.
@@ -87,6 +92,7 @@ impl SqliteStore {
             identity: Some(identity),
             max_pages: None,
             tuning: None,
+            turns: Arc::default(),
         })
     }
 
@@ -127,6 +133,11 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The turns at the write lock this store's writes take; give them to the pruner.
+    pub fn turns(&self) -> Arc<WriteTurns> {
+        self.turns.clone()
+    }
+
     /// Runs one operation on the connection (reopening it first if an earlier failure
     /// dropped it or the file was replaced), classifies a failure and drops the connection
     /// when it cannot recover. A write is confirmed only if the file is still the same.
@@ -137,6 +148,8 @@ impl SqliteStore {
         operation: impl FnOnce(&mut Connection) -> Result<T, Fail>,
     ) -> Result<T, StoreError> {
         let busy_timeout = self.busy_timeout;
+        let turns = self.turns.clone();
+        let _turn = (access == Access::Write).then(|| turns.take());
         let conn = self.connection().map_err(|err| with_context(what, err))?;
         let result = operation(conn);
         // A transaction left open (its rollback failed) would make every later BEGIN fail.

@@ -2,6 +2,7 @@
 //! with their child rows, on its own connection, one short write transaction at a time.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::classify::{classify_with, with_context};
 use super::schema::{self, Create};
+use super::turns::WriteTurns;
 use crate::error::Error;
 use crate::processor::store::{Chunk, Cutoffs, Pruner, StoreError};
 
@@ -33,6 +35,8 @@ pub struct SqlitePruner {
     path: PathBuf,
     conn: Connection,
     busy_timeout: Duration,
+    /// The committer's turns at the write lock, when it runs in this process.
+    turns: Option<Arc<WriteTurns>>,
 }
 
 impl SqlitePruner {
@@ -59,7 +63,15 @@ impl SqlitePruner {
             path: path.to_path_buf(),
             conn,
             busy_timeout,
+            turns: None,
         })
+    }
+
+    /// Each delete transaction waits for its turn with the committer's writes (see
+    /// `WriteTurns`) rather than for SQLite's busy handler.
+    pub fn with_turns(mut self, turns: Arc<WriteTurns>) -> SqlitePruner {
+        self.turns = Some(turns);
+        self
     }
 
     fn failed(&self, what: &str, err: &rusqlite::Error) -> StoreError {
@@ -105,6 +117,8 @@ impl Pruner for SqlitePruner {
             return Ok(Chunk::default());
         }
         let busy = self.busy_timeout;
+        let turns = self.turns.clone();
+        let _turn = turns.as_deref().map(WriteTurns::take);
         let fail = |e: rusqlite::Error| with_context("delete old messages", classify_with(&e, Some(busy)));
         let tx = self
             .conn
