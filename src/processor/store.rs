@@ -64,6 +64,11 @@ pub struct Committed {
     pub duration_ms: f64,
 }
 
+/// A batch's `duration_ms`: from the moment its commit began.
+pub fn elapsed_ms(started: std::time::Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
 /// One message with the record id the allocator gave it.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyedMessage<'a> {

@@ -18,7 +18,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::Fail;
-use crate::processor::store::{BatchSource, Committed, KeyedMessage};
+use crate::processor::store::{elapsed_ms, BatchSource, Committed, KeyedMessage};
 
 /// Batches at least this big take the `COPY` path: below it the single statement's three
 /// round trips beat `COPY`'s eight.
@@ -88,7 +88,7 @@ pub(super) async fn commit_batch(
     match copy_rows(&tx, rows, source, source_file, processor, started).await {
         Ok(mut committed) => {
             tx.commit().await?;
-            committed.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            committed.duration_ms = elapsed_ms(started);
             Ok(Outcome::Committed(committed))
         }
         // Dropping the transaction rolls it back. A lost or closing connection is not a
@@ -185,7 +185,7 @@ async fn copy_rows(
     let count = rows.len() as i64;
     let first = ids.iter().min().copied();
     let last = ids.iter().max().copied();
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let duration_ms = elapsed_ms(started);
     tx.execute(
         TALLY,
         &[

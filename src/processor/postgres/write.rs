@@ -9,7 +9,7 @@ use super::copy;
 use super::schema::{sequence_increment, SEQUENCE_LOCK};
 use super::Fail;
 use crate::message::Message;
-use crate::processor::store::{BatchSource, Committed, KeyBlock, KeyedMessage};
+use crate::processor::store::{elapsed_ms, BatchSource, Committed, KeyBlock, KeyedMessage};
 
 /// The whole batch in one statement (three round trips with BEGIN and COMMIT, whatever
 /// the batch size). Data-modifying CTEs all see the database as it was before the
@@ -179,10 +179,6 @@ impl<'m> Columns<'m> {
         }
         c
     }
-}
-
-fn elapsed_ms(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Takes the next block from the sequence: `[nextval, nextval + INCREMENT)`. Every caller

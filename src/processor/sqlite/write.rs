@@ -6,7 +6,7 @@ use chrono::{SecondsFormat, Utc};
 use rusqlite::{params, CachedStatement, Connection, TransactionBehavior};
 
 use super::read;
-use crate::processor::store::{BatchSource, Committed, KeyBlock, KeyedMessage};
+use crate::processor::store::{elapsed_ms, BatchSource, Committed, KeyBlock, KeyedMessage};
 
 /// Why a write transaction failed, before it is classified.
 #[derive(Debug)]
@@ -213,10 +213,6 @@ fn id_range(rows: &[KeyedMessage<'_>]) -> Option<(i64, i64)> {
     let low = rows.iter().map(|r| r.record_id).min()?;
     let high = rows.iter().map(|r| r.record_id).max()?;
     Some((low, high))
-}
-
-fn elapsed_ms(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Moves the high-water mark past a new block in its own transaction; the block is
