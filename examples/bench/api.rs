@@ -141,7 +141,7 @@ impl Frames {
         for command in commands {
             if let statmgr::tui::action::Command::FetchCauses { kind, filter } = command {
                 let list = client
-                    .causes(statmgr::tui::triage::source_of(kind), filter.as_deref())
+                    .causes(kind, filter.as_deref())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let update = ApiUpdate::Causes {

@@ -468,24 +468,8 @@ impl BulkAction {
     }
 }
 
-/// Which directory a bulk action takes its files from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BulkSource {
-    Retry,
-    Stuck,
-    Discarded,
-}
-
-impl BulkSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BulkSource::Retry => "retry",
-            BulkSource::Stuck => "stuck",
-            BulkSource::Discarded => "discarded",
-        }
-    }
-}
+/// Which directory a bulk action takes its files from (the same names on the wire).
+pub type BulkSource = FileKind;
 
 /// `GET /api/v1/causes?kind=retry|stuck[&filter=S]`: the files grouped by cause, on the server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use crate::api::client::{Client, ClientError, Target};
 use crate::api::wire::{BulkAction, BulkSelection, EventKind, FileQuery, Snapshot};
 use crate::tui::action::{Action, ActionFailure, ApiUpdate, Command};
-use crate::tui::triage::source_of;
 
 /// A bulk action of 100,000 files takes tens of seconds on the server.
 const BULK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -293,7 +292,7 @@ pub async fn execute(
                 }
             }
             Command::FetchCauses { kind, filter } => {
-                let result = c.causes(source_of(kind), filter.as_deref()).await;
+                let result = c.causes(kind, filter.as_deref()).await;
                 ApiUpdate::Causes {
                     kind,
                     result: result.map(Box::new).map_err(|e| e.to_string()),
@@ -302,7 +301,7 @@ pub async fn execute(
             Command::SelectAll { kind, filter } => {
                 let selection = BulkSelection {
                     action: BulkAction::Requeue,
-                    source: source_of(kind),
+                    source: kind,
                     names: Vec::new(),
                     filter,
                     cause: None,

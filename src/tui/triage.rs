@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::wire::{file_version, BulkAction, BulkSource, CauseList, FileKind, FileSummary, SetEntry};
+use crate::api::wire::{file_version, BulkAction, CauseList, FileKind, FileSummary, SetEntry};
 
 /// The files marked for a bulk action, all of one list.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,14 +78,6 @@ pub fn entry_of(file: &FileSummary) -> SetEntry {
         messages: file.messages,
         cause_id: crate::cause::cause_id(&cause),
         cause,
-    }
-}
-
-pub fn source_of(kind: FileKind) -> BulkSource {
-    match kind {
-        FileKind::Retry => BulkSource::Retry,
-        FileKind::Stuck => BulkSource::Stuck,
-        FileKind::Discarded => BulkSource::Discarded,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::tui::action::{ActionFailure, ApiUpdate, Command};
 use crate::tui::keymap::KeyCommand;
 use crate::tui::reduce::files;
 use crate::tui::state::{Confirm, Focus, Overlay, State, Tone};
-use crate::tui::triage::{entry_of, source_of, Progress};
+use crate::tui::triage::{entry_of, Progress};
 
 /// The file list in focus, if any.
 fn focused_kind(state: &State) -> Option<FileKind> {
@@ -221,7 +221,7 @@ fn ask_bulk(state: &mut State, action: BulkAction, read_only: bool) {
     } else {
         state.triage.marked.entries()
     };
-    let preview = summarise(action, source_of(kind), set, Vec::new());
+    let preview = summarise(action, kind, set, Vec::new());
     state.overlay = Some(Overlay::Confirm(Box::new(Confirm::Bulk {
         preview: Box::new(preview),
         kind,
