@@ -32,6 +32,8 @@ fn the_unit_file_verifies_and_is_hardened() {
         "PrivateDevices=yes",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
         "User=statmgr",
+        // Producers' files must belong to the group statmgr (found under a live systemd).
+        "ExecStartPre=+/usr/bin/install -d -o statmgr -g statmgr -m 2770 /var/lib/statmgr/inbox",
     ] {
         assert!(
             unit.lines().any(|l| l.starts_with(line)),
