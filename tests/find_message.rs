@@ -166,6 +166,36 @@ fn a_uid_is_found_in_each_place_before_and_after_a_restart() {
     p.stop(Duration::from_secs(20));
 }
 
+/// An inbox file `find` cannot read (here: over `--max-file-bytes`; for a producer's
+/// file the processor's user may not read, the same path) is named in a warning, so "not
+/// seen" does not pass for certain.
+#[test]
+fn an_inbox_file_that_cannot_be_read_is_named_in_a_warning() {
+    let tmp = tempdir();
+    let root = state_root(&tmp);
+    let p = Proc::start(&root, &["--max-file-bytes", "2000"]);
+    assert_eq!(p.cli(&["pause"]).0, Some(0));
+    let big: String = (0..40).map(|i| format!("{}\n", message(i, "HOST1"))).collect();
+    assert!(big.len() > 2000);
+    drop_file(&root, "big.jsonl", big.as_bytes());
+    let (code, r) = find(&p, &["u-3"]);
+    assert_eq!(code, Some(1), "{r:?}");
+    assert!(r.results[0].places.is_empty(), "{r:?}");
+    assert_eq!(r.warnings.len(), 1, "{r:?}");
+    let w = &r.warnings[0];
+    assert!(
+        w.starts_with("1 inbox file could not be searched: big.jsonl (") && w.contains("over the 2000 bytes"),
+        "{w}"
+    );
+    let (_, out, _) = p.cli(&["find", "u-3"]);
+    assert!(out.contains("u-3: not seen"), "{out}");
+    assert!(
+        out.contains("note: 1 inbox file could not be searched: big.jsonl"),
+        "{out}"
+    );
+    p.stop(Duration::from_secs(20));
+}
+
 #[test]
 fn a_uid_in_the_open_batch_is_in_flight_then_committed_on_a_read_only_api() {
     let tmp = tempdir();

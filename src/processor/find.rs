@@ -126,6 +126,7 @@ impl Finder {
             Err(e) => return warnings.push(format!("cannot list {}: {e}", self.dirs.inbox.display())),
         };
         let needles: Vec<String> = wanted.keys().map(|u| json_string(u)).collect();
+        let mut unreadable: Vec<String> = Vec::new();
         for entry in entries.flatten() {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
@@ -133,8 +134,14 @@ impl Finder {
             let Some(format) = FileFormat::from_name(&name) else {
                 continue;
             };
-            let Ok(bytes) = read_capped(&entry.path(), self.limits.max_file_bytes) else {
-                continue; // gone (committed or moved on: met at its next place) or too big
+            let bytes = match read_capped(&entry.path(), self.limits.max_file_bytes) {
+                Ok(bytes) => bytes,
+                // Gone: committed or moved on, and met at its next place.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    unreadable.push(format!("{name} ({e})"));
+                    continue;
+                }
             };
             if !needles.iter().any(|n| contains(&bytes, n.as_bytes())) && !has_derived_uids(&bytes) {
                 continue;
@@ -153,6 +160,9 @@ impl Finder {
                     });
                 }
             }
+        }
+        if let Some(warning) = unreadable_warning(&unreadable) {
+            warnings.push(warning);
         }
     }
 
@@ -288,6 +298,26 @@ fn has_derived_uids(bytes: &[u8]) -> bool {
     keys < lines.max(1)
 }
 
+/// One warning for the inbox files `find` could not read (a uid in them is reported not
+/// seen), naming the first few.
+fn unreadable_warning(files: &[String]) -> Option<String> {
+    const NAMED: usize = 3;
+    let first = files.first()?;
+    let (n, mut named) = (files.len(), first.clone());
+    for f in files.iter().take(NAMED).skip(1) {
+        named.push_str(", ");
+        named.push_str(f);
+    }
+    let more = match n.saturating_sub(NAMED) {
+        0 => String::new(),
+        rest => format!(" and {rest} more"),
+    };
+    let (files, them) = if n == 1 { ("file", "it") } else { ("files", "them") };
+    Some(format!(
+        "{n} inbox {files} could not be searched: {named}{more}; a uid in {them} is reported not seen"
+    ))
+}
+
 fn read_capped(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.is_file() {
@@ -308,6 +338,22 @@ fn read_capped(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_inbox_files_make_one_warning_naming_the_first_three() {
+        assert_eq!(unreadable_warning(&[]), None);
+        assert_eq!(
+            unreadable_warning(&["a.json (Permission denied (os error 13))".into()]).unwrap(),
+            "1 inbox file could not be searched: a.json (Permission denied (os error 13)); \
+             a uid in it is reported not seen"
+        );
+        let many: Vec<String> = (0..5).map(|i| format!("f{i}.json (denied)")).collect();
+        assert_eq!(
+            unreadable_warning(&many).unwrap(),
+            "5 inbox files could not be searched: f0.json (denied), f1.json (denied), \
+             f2.json (denied) and 2 more; a uid in them is reported not seen"
+        );
+    }
 
     #[test]
     fn text_search_helpers() {
