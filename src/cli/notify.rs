@@ -21,6 +21,8 @@ pub struct Notifier {
     enabled: bool,
     /// `WATCHDOG_USEC` (for this process, as `WATCHDOG_PID` says), if the manager wants pings.
     watchdog: Option<Duration>,
+    /// With the watchdog: how long a silent thread counts as alive (`/healthz`'s limit).
+    liveness_limit: Option<Duration>,
     /// A failed send is logged once, not at every tick.
     warned: Arc<AtomicBool>,
 }
@@ -34,6 +36,7 @@ impl Notifier {
         Notifier {
             enabled,
             watchdog: watchdog.filter(|_| enabled),
+            liveness_limit: None,
             warned: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -41,6 +44,13 @@ impl Notifier {
     /// The watchdog interval, if pings are asked for.
     pub fn watchdog(&self) -> Option<Duration> {
         self.watchdog
+    }
+
+    /// Pings stop once a thread has been silent for longer than `limit` (default: the
+    /// watchdog interval).
+    pub fn with_liveness_limit(mut self, limit: Duration) -> Notifier {
+        self.liveness_limit = Some(limit);
+        self
     }
 
     fn send(&self, states: &[NotifyState<'_>]) {
@@ -97,7 +107,7 @@ impl Notifier {
                     self.stopping(&format!("draining;{rest}"));
                 }
             }
-            if let Some(limit) = self.watchdog {
+            if let Some(limit) = self.watchdog.map(|w| self.liveness_limit.unwrap_or(w)) {
                 match telemetry.health.all_alive(limit) {
                     Ok(()) => {
                         self.send(&[NotifyState::Watchdog]);

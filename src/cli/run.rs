@@ -235,6 +235,8 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> ExitCode {
 async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
     let config = args.config();
     let notifier = Notifier::from_env();
+    let limit = liveness_limit(&config, notifier.watchdog());
+    let notifier = notifier.with_liveness_limit(limit);
     let shutdown = CancellationToken::new();
     let processor = crate::processor::start(config.clone(), shutdown.clone(), args.read_only_api)?;
     // Before the API starts: a SIGTERM from the service manager at any moment after this drains.
@@ -245,7 +247,7 @@ async fn run(args: RunArgs) -> Result<(), crate::error::Error> {
         listen: args.listen,
         listen_public: args.listen_public,
         read_only: args.read_only_api,
-        liveness_limit: liveness_limit(&config, notifier.watchdog()),
+        liveness_limit: limit,
     };
     let server = match crate::api::server::start(processor.handle(), options, api_shutdown.clone()).await {
         Ok(s) => s,
@@ -290,10 +292,16 @@ async fn announce(notifier: Notifier, telemetry: std::sync::Arc<Telemetry>, shut
     notifier.run(telemetry, shutdown).await;
 }
 
-/// How long a silent thread counts as alive for `/healthz`: the watchdog's interval when
-/// systemd asks for pings, else long enough for one slow database operation.
+/// How long a silent thread counts as alive, for `/healthz` and the watchdog pings: long
+/// enough for one slow database operation (the larger of 10 s and twice `--busy-timeout`);
+/// under systemd's watchdog, half its interval when that is longer (systemd then restarts
+/// a wedged processor about 1.5 intervals after the wedge, not 2), never more than it.
 fn liveness_limit(config: &ProcessorConfig, watchdog: Option<Duration>) -> Duration {
-    watchdog.unwrap_or_else(|| (config.busy_timeout * 2).max(crate::api::server::DEFAULT_LIVENESS_LIMIT))
+    let floor = (config.busy_timeout * 2).max(crate::api::server::DEFAULT_LIVENESS_LIMIT);
+    match watchdog {
+        None => floor,
+        Some(w) => (w / 2).max(floor.min(w)),
+    }
 }
 
 /// First SIGTERM/SIGINT: drain. Second: hurry (write the open batch to retry/ now).
@@ -333,5 +341,27 @@ async fn follow_signals(
             tracing::warn!("{name} again: writing what is open to retry/ without more commit attempts");
             hurry.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_liveness_limit_is_half_the_watchdog_interval_but_never_below_one_slow_operation() {
+        let mut config = ProcessorConfig::new("/state".into());
+        config.busy_timeout = Duration::from_secs(5);
+        let s = Duration::from_secs;
+        assert_eq!(liveness_limit(&config, None), s(10));
+        assert_eq!(liveness_limit(&config, Some(s(30))), s(15));
+        assert_eq!(liveness_limit(&config, Some(s(120))), s(60));
+        // Half of 16 s is less than one slow operation: the floor, 10 s.
+        assert_eq!(liveness_limit(&config, Some(s(16))), s(10));
+        // An interval shorter than the floor is the limit itself.
+        assert_eq!(liveness_limit(&config, Some(s(4))), s(4));
+        config.busy_timeout = s(20);
+        assert_eq!(liveness_limit(&config, None), s(40));
+        assert_eq!(liveness_limit(&config, Some(s(60))), s(40));
     }
 }
