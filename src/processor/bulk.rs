@@ -364,7 +364,7 @@ pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSe
     let Ok(entries) = fs::read_dir(&dirs.discarded) else {
         return;
     };
-    let mut present = HashSet::new();
+    let mut present = crate::processor::retry::PresentNames::default();
     for e in entries.flatten() {
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
             continue;
@@ -372,7 +372,7 @@ pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSe
         if name.starts_with('.') || name.ends_with(REASON_SUFFIX) {
             continue;
         }
-        present.insert(name.clone());
+        present.insert(&name);
         if known.contains(&name) {
             continue;
         }

@@ -3,7 +3,9 @@
 //! a filtered page, the grouping by cause and a bulk selection over 100,000 files cost one
 //! pass without allocating per file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,11 +17,15 @@ use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
+/// One file; the index is a set of these ordered by name (the name is kept once, in the
+/// entry, not again as a map key).
 #[derive(Debug, Clone)]
 pub struct IndexedFile {
     pub entry: FileEntry,
-    /// Lowercased name, a newline, lowercased last error: what a filter searches.
-    search: String,
+    /// What a filter searches is the lowercased name, a newline, the lowercased last
+    /// error: each lowercased part is kept only where it differs from the original.
+    name_lower: Option<Box<str>>,
+    error_lower: Option<Box<str>>,
     /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
     pub cause: Arc<Cause>,
     /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
@@ -54,18 +60,61 @@ impl IndexedFile {
     }
 }
 
+impl PartialEq for IndexedFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.entry.name == other.entry.name
+    }
+}
+
+impl Eq for IndexedFile {}
+
+impl PartialOrd for IndexedFile {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By name, as `str` orders (the set is looked up by `&str` through `Borrow`).
+impl Ord for IndexedFile {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.entry.name.as_str().cmp(other.entry.name.as_str())
+    }
+}
+
+impl Borrow<str> for IndexedFile {
+    fn borrow(&self) -> &str {
+        &self.entry.name
+    }
+}
+
+/// `text` lowercased, or `None` when that changes nothing.
+fn lowered(text: &str) -> Option<Box<str>> {
+    let lower = text.to_lowercase();
+    (lower != text).then(|| lower.into_boxed_str())
+}
+
 impl IndexedFile {
     fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
-        let mut search = entry.name.to_lowercase();
-        search.push('\n');
-        search.push_str(&entry.last_error.to_lowercase());
         let cause = causes.get(normalise(&entry.last_error));
         IndexedFile {
+            name_lower: lowered(&entry.name),
+            error_lower: lowered(&entry.last_error),
             entry,
-            search,
             cause,
             discarded: discarded.map(Box::new),
         }
+    }
+
+    /// Whether the lowercased name, a newline and the lowercased last error contain
+    /// `needle` (already lowercased).
+    fn text_contains(&self, needle: &str) -> bool {
+        let name = self.name_lower.as_deref().unwrap_or(&self.entry.name);
+        let error = self.error_lower.as_deref().unwrap_or(&self.entry.last_error);
+        if needle.contains('\n') {
+            // Only a needle with a newline can span the two parts.
+            return format!("{name}\n{error}").contains(needle);
+        }
+        name.contains(needle) || error.contains(needle)
     }
 
     /// The version a bulk action must find unchanged (see `wire::file_version`).
@@ -109,7 +158,7 @@ impl Needle {
     fn matches(&self, f: &IndexedFile) -> bool {
         match self {
             Needle::All => true,
-            Needle::Text(n) => f.search.contains(n.as_str()),
+            Needle::Text(n) => f.text_contains(n),
             Needle::Cause(id) => f.cause.id == *id,
         }
     }
@@ -145,21 +194,20 @@ impl CausePool {
 
 #[derive(Debug, Default)]
 pub struct FileIndex {
-    files: BTreeMap<String, IndexedFile>,
+    files: BTreeSet<IndexedFile>,
     causes: CausePool,
 }
 
 impl FileIndex {
     pub fn insert(&mut self, entry: FileEntry, discarded: Option<Discard>) {
-        let name = entry.name.clone();
         let file = IndexedFile::new(entry, discarded, &mut self.causes);
-        if let Some(old) = self.files.insert(name, file) {
+        if let Some(old) = self.files.replace(file) {
             self.causes.release(old.cause);
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
-        let f = self.files.remove(name)?;
+        let f = self.files.take(name)?;
         self.causes.release(f.cause);
         Some(f.entry)
     }
@@ -182,7 +230,7 @@ impl FileIndex {
     }
 
     pub fn messages(&self) -> u64 {
-        self.files.values().map(|f| f.entry.messages).sum()
+        self.files.iter().map(|f| f.entry.messages).sum()
     }
 
     /// Every file matching `filter` (a substring, or `cause:ID`) and `cause`, with the
@@ -197,7 +245,7 @@ impl FileIndex {
         let needle = Needle::parse(filter);
         let cause = cause.map(str::trim).filter(|c| !c.is_empty());
         self.files
-            .values()
+            .iter()
             .filter(|f| needle.matches(f))
             .filter(|f| cause.is_none_or(|c| f.cause.id == c))
             .filter(|f| match older_than {
@@ -216,7 +264,7 @@ impl FileIndex {
         let needle = Needle::parse(filter);
         let mut groups: HashMap<&str, (CauseGroup, SystemTime, SystemTime)> = HashMap::new();
         let mut list = CauseList::default();
-        for f in self.files.values().filter(|f| needle.matches(f)) {
+        for f in self.files.iter().filter(|f| needle.matches(f)) {
             let e = &f.entry;
             list.files += 1;
             list.messages += e.messages;
@@ -262,9 +310,9 @@ impl FileIndex {
             // The map is already in name order: no sort, no copy of the whole list.
             let mut out = Vec::with_capacity(limit);
             let iter: Box<dyn Iterator<Item = &IndexedFile>> = if q.desc {
-                Box::new(self.files.values().rev())
+                Box::new(self.files.iter().rev())
             } else {
-                Box::new(self.files.values())
+                Box::new(self.files.iter())
             };
             for f in iter.filter(|f| needle.matches(f)) {
                 if total as usize >= offset && out.len() < limit {
@@ -274,7 +322,7 @@ impl FileIndex {
             }
             out
         } else {
-            let mut all: Vec<&IndexedFile> = self.files.values().filter(|f| needle.matches(f)).collect();
+            let mut all: Vec<&IndexedFile> = self.files.iter().filter(|f| needle.matches(f)).collect();
             total = all.len() as u64;
             sort_entries(&mut all, q.sort, q.desc);
             all.into_iter().skip(offset).take(limit).collect()
@@ -384,6 +432,18 @@ mod tests {
         assert_eq!(idx.select(Some("ALPHA"), None, None, now).len(), 1);
         assert_eq!(idx.select(Some("poison"), None, None, now).len(), 1);
         assert_eq!(idx.select(Some("TRIGGER"), None, None, now).len(), 2);
+        // The searched text is the name, a newline, the error: a needle may span both.
+        assert_eq!(idx.select(Some("alpha\nMESSAGE"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("beta\nmessage uid"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("alpha\nbeta"), None, None, now).len(), 0);
+        // Lookups, replacement and removal go by name.
+        assert_eq!(idx.get("Alpha").map(|f| f.entry.name.as_str()), Some("Alpha"));
+        assert!(idx.get("alpha").is_none());
+        idx.insert(entry("Alpha", 3, "other", 4), None);
+        assert_eq!((idx.len(), idx.messages()), (2, 5));
+        assert!(idx.remove("Alpha").is_some_and(|e| e.messages == 4));
+        assert!(idx.remove("Alpha").is_none());
+        idx.insert(entry("Alpha", 1, "Poison", 1), None);
         let old = idx.select(None, None, Some(Duration::from_secs(10)), now);
         assert_eq!(old.len(), 2);
         let young = SystemTime::UNIX_EPOCH + Duration::from_secs(1001);
