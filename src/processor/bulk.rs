@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use crate::api::wire::{BulkAction, BulkRequest, BulkResult, BulkSource, EventKind, FileKind};
+use crate::api::wire::{BulkAction, BulkResult, BulkSource, EventKind, FileKind};
 use crate::processor::dirs::{sync_dir, StateDir};
+use crate::processor::exact_set::BulkOrder;
 use crate::processor::file_index::version_of;
 use crate::processor::fileops::{
     self, move_file, new_reason, write_reason, ActionOrigin, ControlError, REASON_SUFFIX,
@@ -35,7 +36,7 @@ pub type BulkReply = oneshot::Sender<Result<BulkResult, ControlError>>;
 
 /// One action waiting or running.
 pub struct BulkJob {
-    pub request: BulkRequest,
+    pub request: BulkOrder,
     pub origin: ActionOrigin,
     pub reply: BulkReply,
     result: BulkResult,
@@ -72,7 +73,7 @@ impl BulkQueue {
         !self.jobs.is_empty()
     }
 
-    pub fn push(&mut self, request: BulkRequest, origin: ActionOrigin, reply: BulkReply) {
+    pub fn push(&mut self, request: BulkOrder, origin: ActionOrigin, reply: BulkReply) {
         self.next_id += 1;
         let result = BulkResult {
             id: self.next_id,
@@ -96,20 +97,21 @@ impl BulkQueue {
         let started = Instant::now();
         let mut touched = false;
         while job.next < job.request.set.len() && started.elapsed() < budget {
-            let entry = job.request.set[job.next].clone();
+            let entry = &job.request.set[job.next];
             job.next += 1;
             touched = true;
+            let name = || entry.name.to_string();
             match act(ctx, &job.request, &job.origin, &entry.name, &entry.version) {
                 Outcome::Done(messages) => {
                     job.result.done += 1;
                     job.result.messages += messages;
                 }
-                Outcome::Changed => job.result.changed.push(entry.name),
-                Outcome::Vanished => job.result.vanished.push(entry.name),
-                Outcome::AlreadyMoved => job.result.already_moved.push(entry.name),
+                Outcome::Changed => job.result.changed.push(name()),
+                Outcome::Vanished => job.result.vanished.push(name()),
+                Outcome::AlreadyMoved => job.result.already_moved.push(name()),
                 Outcome::Failed(why) => {
                     tracing::warn!("bulk {}: {why}", job.request.action.as_str());
-                    job.result.failed.push(entry.name);
+                    job.result.failed.push(name());
                 }
             }
         }
@@ -249,13 +251,7 @@ fn moved_already(dirs: &StateDir, action: BulkAction, name: &str, version: &str)
     matches!(version_in(dest, name, true), Ok(Some((_, v))) if v == version)
 }
 
-fn act(
-    ctx: &mut BulkContext,
-    req: &BulkRequest,
-    origin: &ActionOrigin,
-    name: &str,
-    version: &str,
-) -> Outcome {
+fn act(ctx: &mut BulkContext, req: &BulkOrder, origin: &ActionOrigin, name: &str, version: &str) -> Outcome {
     let dirs = ctx.dirs;
     let from = source_dir(dirs, req.source);
     let (header, seen) = match version_in(from, name, req.source == BulkSource::Retry) {

@@ -13,6 +13,7 @@ use crate::api::wire::{
     CauseGroup, CauseList, DiscardedInfo, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
 };
 use crate::cause::{cause_id, normalise};
+use crate::processor::exact_set::SetItem;
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
@@ -122,19 +123,20 @@ impl IndexedFile {
         version_of(&self.entry)
     }
 
-    pub fn set_entry(&self) -> SetEntry {
-        SetEntry {
-            name: self.entry.name.clone(),
-            version: self.version(),
+    /// This file as one of a preview's set.
+    pub fn set_item(&self) -> SetItem {
+        SetItem {
+            name: self.entry.name.as_str().into(),
+            attempts: self.entry.attempts,
             messages: self.entry.messages,
-            cause_id: self.cause.id.clone(),
-            cause: self.cause.text.clone(),
+            created: self.entry.created,
+            cause: self.cause.clone(),
         }
     }
 }
 
 pub fn version_of(entry: &FileEntry) -> String {
-    format!("{}/{}/{}", entry.attempts, entry.messages, rfc3339(entry.created))
+    crate::processor::exact_set::version(entry.attempts, entry.messages, entry.created)
 }
 
 /// A parsed filter: a lowercased substring, or a cause id.
@@ -233,8 +235,7 @@ impl FileIndex {
         self.files.iter().map(|f| f.entry.messages).sum()
     }
 
-    /// Every file matching `filter` (a substring, or `cause:ID`) and `cause`, with the
-    /// given minimum age (by discard time for discarded files, else by creation).
+    /// [`FileIndex::select_items`] as wire entries.
     pub fn select(
         &self,
         filter: Option<&str>,
@@ -242,6 +243,21 @@ impl FileIndex {
         older_than: Option<std::time::Duration>,
         now: SystemTime,
     ) -> Vec<SetEntry> {
+        self.select_items(filter, cause, older_than, now)
+            .iter()
+            .map(SetItem::to_entry)
+            .collect()
+    }
+
+    /// Every file matching `filter` (a substring, or `cause:ID`) and `cause`, with the
+    /// given minimum age (by discard time for discarded files, else by creation).
+    pub fn select_items(
+        &self,
+        filter: Option<&str>,
+        cause: Option<&str>,
+        older_than: Option<std::time::Duration>,
+        now: SystemTime,
+    ) -> Vec<SetItem> {
         let needle = Needle::parse(filter);
         let cause = cause.map(str::trim).filter(|c| !c.is_empty());
         self.files
@@ -255,7 +271,7 @@ impl FileIndex {
                     now.duration_since(at).is_ok_and(|d| d >= age)
                 }
             })
-            .map(IndexedFile::set_entry)
+            .map(IndexedFile::set_item)
             .collect()
     }
 

@@ -5,6 +5,7 @@ pub mod committer;
 pub mod control;
 pub mod corrupt;
 pub mod dirs;
+pub mod exact_set;
 pub mod failpoints;
 pub mod file_index;
 pub mod fileops;
