@@ -24,7 +24,8 @@ pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 pub struct IndexedFile {
     pub entry: FileEntry,
     /// What a filter searches is the lowercased name, a newline, the lowercased last
-    /// error: each lowercased part is kept only where it differs from the original.
+    /// error. A lowercased copy is kept only for text that is not ASCII and has capitals:
+    /// the rest is searched without regard to ASCII case, which finds the same.
     name_lower: Option<Box<str>>,
     error_lower: Option<Box<str>>,
     /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
@@ -88,10 +89,47 @@ impl Borrow<str> for IndexedFile {
     }
 }
 
-/// `text` lowercased, or `None` when that changes nothing.
+/// `text` lowercased, or `None` when an ASCII case-insensitive search of `text` finds
+/// what a search of its lowercase would: ASCII text, or text without capitals.
 fn lowered(text: &str) -> Option<Box<str>> {
+    if text.is_ascii() {
+        return None;
+    }
     let lower = text.to_lowercase();
     (lower != text).then(|| lower.into_boxed_str())
+}
+
+/// Whether `hay` contains `needle` (lowercase), ASCII letters compared without case.
+fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if needle.len() > hay.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut from = 0;
+    while from <= last_start {
+        let Some(i) = memchr::memchr2(lower, upper, &hay[from..=last_start]) else {
+            return false;
+        };
+        let at = from + i;
+        if hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// Whether the lowercase of `text` (`lower` when kept) contains `needle`.
+fn part_contains(text: &str, lower: Option<&str>, needle: &str) -> bool {
+    match lower {
+        Some(lower) => lower.contains(needle),
+        None => contains_ascii_ci(text, needle),
+    }
 }
 
 impl IndexedFile {
@@ -109,13 +147,15 @@ impl IndexedFile {
     /// Whether the lowercased name, a newline and the lowercased last error contain
     /// `needle` (already lowercased).
     fn text_contains(&self, needle: &str) -> bool {
-        let name = self.name_lower.as_deref().unwrap_or(&self.entry.name);
-        let error = self.error_lower.as_deref().unwrap_or(&self.entry.last_error);
+        let (name, error) = (&self.entry.name, &self.entry.last_error);
+        let (name_lower, error_lower) = (self.name_lower.as_deref(), self.error_lower.as_deref());
         if needle.contains('\n') {
-            // Only a needle with a newline can span the two parts.
+            // Only a needle with a newline can span the two parts (rare: built here).
+            let name = name_lower.map_or_else(|| name.to_lowercase(), str::to_string);
+            let error = error_lower.map_or_else(|| error.to_lowercase(), str::to_string);
             return format!("{name}\n{error}").contains(needle);
         }
-        name.contains(needle) || error.contains(needle)
+        part_contains(name, name_lower, needle) || part_contains(error, error_lower, needle)
     }
 
     /// The version a bulk action must find unchanged (see `wire::file_version`).
@@ -437,6 +477,47 @@ mod tests {
         idx.insert(entry("f000", 99, "site A closed", 1), None);
         idx.insert(entry("f000", 98, "site A closed", 1), None);
         assert_eq!(idx.cause_count(), 2, "replacing a file keeps one copy");
+    }
+
+    #[test]
+    fn the_ascii_search_finds_what_a_lowercase_search_finds() {
+        let texts = [
+            "20261127T100000.000-000001-1.batch",
+            "message uid \"api-1\" (record id 1000): rejected by a database trigger: site AB closed",
+            "Database Is LOCKED",
+            "",
+            "aaaB",
+        ];
+        let needles = [
+            "t100",
+            "site ab",
+            "ab closed",
+            "locked",
+            "database is",
+            "d",
+            "closed!",
+            "aab",
+            "ab",
+            "1-1.batch",
+            "x",
+            "trigger: site ab closed",
+            "é",
+        ];
+        for t in texts {
+            for n in needles {
+                assert_eq!(
+                    contains_ascii_ci(t, n),
+                    t.to_lowercase().contains(n),
+                    "{t:?} / {n:?}"
+                );
+            }
+        }
+        // Not ASCII: a lowercased copy is kept where it differs, and searched.
+        assert_eq!(lowered("Übel"), Some("übel".into()));
+        assert_eq!(lowered("übel"), None);
+        assert_eq!(lowered("ASCII Only"), None);
+        assert!(part_contains("Übel", lowered("Übel").as_deref(), "übel"));
+        assert!(part_contains("übel Ab", None, "übel ab"));
     }
 
     #[test]
