@@ -29,6 +29,9 @@ use crate::processor::uid_index::Place;
 pub const SLICE: Duration = Duration::from_millis(15);
 /// Progress events at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Free memory goes back to the system this often while an action runs (the files it
+/// moves leave freed entries behind in one index as they are added to another).
+const GIVE_BACK_EVERY: Duration = Duration::from_secs(2);
 /// Names listed per skip reason in the summary event.
 const NAMES_IN_SUMMARY: usize = 5;
 
@@ -42,6 +45,7 @@ pub struct BulkJob {
     result: BulkResult,
     next: usize,
     last_progress: Instant,
+    last_give_back: Instant,
 }
 
 /// The committer's state the actions change.
@@ -88,6 +92,7 @@ impl BulkQueue {
             result,
             next: 0,
             last_progress: Instant::now(),
+            last_give_back: Instant::now(),
         });
     }
 
@@ -119,6 +124,10 @@ impl BulkQueue {
             sync_dirs(ctx.dirs, job.request.action, job.request.source);
         }
         let finished = job.next >= job.request.set.len();
+        if !finished && job.last_give_back.elapsed() >= GIVE_BACK_EVERY {
+            job.last_give_back = Instant::now();
+            crate::processor::memory::give_back();
+        }
         if finished || job.last_progress.elapsed() >= PROGRESS_EVERY {
             job.last_progress = Instant::now();
             ctx.telemetry.emit(EventKind::BulkProgress {

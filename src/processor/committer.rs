@@ -306,6 +306,10 @@ impl Committer {
         };
         let slice = crate::processor::bulk::SLICE.max(self.last_retry_turn);
         self.bulk.step(&mut ctx, slice);
+        if !self.bulk.is_active() {
+            // The action may have emptied stuck/: its table need not stay sized for it.
+            self.stuck_names.shrink_to_fit();
+        }
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk

@@ -11,6 +11,7 @@ pub mod file_index;
 pub mod fileops;
 pub mod find;
 pub mod health;
+pub mod hints;
 pub mod inbox;
 pub mod intake;
 pub mod journal;
