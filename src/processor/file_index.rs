@@ -1,6 +1,6 @@
 //! The retry, stuck and discarded files as the processor knows them, indexed for the
-//! operator's questions: each entry keeps its lowercased name and error and its cause, so
-//! a filtered page, the grouping by cause and a bulk selection over 100,000 files cost one
+//! operator's questions: each entry keeps its name and error as one searchable text and
+//! its cause shared with the other files of that cause, so a filtered page, the grouping by cause and a bulk selection over 100,000 files cost one
 //! pass without allocating per file.
 
 use std::borrow::Borrow;
@@ -18,16 +18,21 @@ use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
-/// One file; the index is a set of these ordered by name (the name is kept once, in the
-/// entry, not again as a map key).
+/// One file; the index is a set of these ordered by name (the name is kept once, not
+/// again as a map key).
 #[derive(Debug, Clone)]
 pub struct IndexedFile {
-    pub entry: FileEntry,
-    /// What a filter searches is the lowercased name, a newline, the lowercased last
-    /// error. A lowercased copy is kept only for text that is not ASCII and has capitals:
-    /// the rest is searched without regard to ASCII case, which finds the same.
-    name_lower: Option<Box<str>>,
-    error_lower: Option<Box<str>>,
+    /// The name, a newline, the last error: one allocation per file, and what a filter
+    /// searches (the lowercase of it), read with one memory access per file.
+    text: Box<str>,
+    name_len: u32,
+    /// The lowercase of `text`, kept only when it is not ASCII and has capitals: other
+    /// text is searched without regard to ASCII case, which finds the same.
+    lower: Option<Box<str>>,
+    pub messages: u64,
+    pub attempts: u32,
+    pub next_attempt: Option<SystemTime>,
+    pub created: SystemTime,
     /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
     pub cause: Arc<Cause>,
     /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
@@ -52,7 +57,7 @@ pub struct Discard {
 impl IndexedFile {
     /// The summary of a page row (with the discard's reason for a discarded file).
     pub fn summary(&self, now: SystemTime) -> FileSummary {
-        let mut s = summary(&self.entry, now);
+        let mut s = summary(&self.entry(), now);
         s.discarded = self.discarded.as_ref().map(|d| DiscardedInfo {
             at: rfc3339(d.at),
             by: d.by.clone(),
@@ -64,7 +69,7 @@ impl IndexedFile {
 
 impl PartialEq for IndexedFile {
     fn eq(&self, other: &Self) -> bool {
-        self.entry.name == other.entry.name
+        self.name() == other.name()
     }
 }
 
@@ -79,13 +84,13 @@ impl PartialOrd for IndexedFile {
 /// By name, as `str` orders (the set is looked up by `&str` through `Borrow`).
 impl Ord for IndexedFile {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.entry.name.as_str().cmp(other.entry.name.as_str())
+        self.name().cmp(other.name())
     }
 }
 
 impl Borrow<str> for IndexedFile {
     fn borrow(&self) -> &str {
-        &self.entry.name
+        self.name()
     }
 }
 
@@ -124,52 +129,64 @@ fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
     false
 }
 
-/// Whether the lowercase of `text` (`lower` when kept) contains `needle`.
-fn part_contains(text: &str, lower: Option<&str>, needle: &str) -> bool {
-    match lower {
-        Some(lower) => lower.contains(needle),
-        None => contains_ascii_ci(text, needle),
-    }
-}
-
 impl IndexedFile {
     fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
         let cause = causes.get(normalise(&entry.last_error));
+        let text = format!("{}\n{}", entry.name, entry.last_error);
         IndexedFile {
-            name_lower: lowered(&entry.name),
-            error_lower: lowered(&entry.last_error),
-            entry,
+            lower: lowered(&text),
+            text: text.into_boxed_str(),
+            name_len: entry.name.len() as u32,
+            messages: entry.messages,
+            attempts: entry.attempts,
+            next_attempt: entry.next_attempt,
+            created: entry.created,
             cause,
             discarded: discarded.map(Box::new),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.text[..self.name_len as usize]
+    }
+
+    pub fn last_error(&self) -> &str {
+        &self.text[self.name_len as usize + 1..]
+    }
+
+    /// The file as the processor reported it.
+    pub fn entry(&self) -> FileEntry {
+        FileEntry {
+            name: self.name().to_string(),
+            messages: self.messages,
+            attempts: self.attempts,
+            next_attempt: self.next_attempt,
+            last_error: self.last_error().to_string(),
+            created: self.created,
         }
     }
 
     /// Whether the lowercased name, a newline and the lowercased last error contain
     /// `needle` (already lowercased).
     fn text_contains(&self, needle: &str) -> bool {
-        let (name, error) = (&self.entry.name, &self.entry.last_error);
-        let (name_lower, error_lower) = (self.name_lower.as_deref(), self.error_lower.as_deref());
-        if needle.contains('\n') {
-            // Only a needle with a newline can span the two parts (rare: built here).
-            let name = name_lower.map_or_else(|| name.to_lowercase(), str::to_string);
-            let error = error_lower.map_or_else(|| error.to_lowercase(), str::to_string);
-            return format!("{name}\n{error}").contains(needle);
+        match &self.lower {
+            Some(lower) => lower.contains(needle),
+            None => contains_ascii_ci(&self.text, needle),
         }
-        part_contains(name, name_lower, needle) || part_contains(error, error_lower, needle)
     }
 
     /// The version a bulk action must find unchanged (see `wire::file_version`).
     pub fn version(&self) -> String {
-        version_of(&self.entry)
+        crate::processor::exact_set::version(self.attempts, self.messages, self.created)
     }
 
     /// This file as one of a preview's set.
     pub fn set_item(&self) -> SetItem {
         SetItem {
-            name: self.entry.name.as_str().into(),
-            attempts: self.entry.attempts,
-            messages: self.entry.messages,
-            created: self.entry.created,
+            name: self.name().into(),
+            attempts: self.attempts,
+            messages: self.messages,
+            created: self.created,
             cause: self.cause.clone(),
         }
     }
@@ -250,8 +267,9 @@ impl FileIndex {
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
         let f = self.files.take(name)?;
+        let entry = f.entry();
         self.causes.release(f.cause);
-        Some(f.entry)
+        Some(entry)
     }
 
     /// Distinct causes held (each once, whatever the number of files).
@@ -272,7 +290,7 @@ impl FileIndex {
     }
 
     pub fn messages(&self) -> u64 {
-        self.files.iter().map(|f| f.entry.messages).sum()
+        self.files.iter().map(|f| f.messages).sum()
     }
 
     /// [`FileIndex::select_items`] as wire entries.
@@ -307,7 +325,7 @@ impl FileIndex {
             .filter(|f| match older_than {
                 None => true,
                 Some(age) => {
-                    let at = f.discarded.as_ref().map_or(f.entry.created, |d| d.at);
+                    let at = f.discarded.as_ref().map_or(f.created, |d| d.at);
                     now.duration_since(at).is_ok_and(|d| d >= age)
                 }
             })
@@ -321,14 +339,14 @@ impl FileIndex {
         let mut groups: HashMap<&str, (CauseGroup, SystemTime, SystemTime)> = HashMap::new();
         let mut list = CauseList::default();
         for f in self.files.iter().filter(|f| needle.matches(f)) {
-            let e = &f.entry;
+            let e = f;
             list.files += 1;
             list.messages += e.messages;
             let g = groups.entry(f.cause.id.as_str()).or_insert_with(|| {
                 let group = CauseGroup {
                     id: f.cause.id.clone(),
                     cause: f.cause.text.clone(),
-                    example: e.last_error.clone(),
+                    example: e.last_error().to_string(),
                     min_attempts: e.attempts,
                     max_attempts: e.attempts,
                     ..CauseGroup::default()
@@ -398,16 +416,15 @@ impl FileIndex {
 
 fn sort_entries(all: &mut [&IndexedFile], key: SortKey, desc: bool) {
     all.sort_by(|a, b| {
-        let (a, b) = (&a.entry, &b.entry);
         let ord = match key {
-            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Name => a.name().cmp(b.name()),
             SortKey::Age => b.created.cmp(&a.created),
             SortKey::Messages => a.messages.cmp(&b.messages),
             SortKey::Attempts => a.attempts.cmp(&b.attempts),
             SortKey::NextAttempt => a.next_attempt.cmp(&b.next_attempt),
-            SortKey::Error => a.last_error.cmp(&b.last_error),
+            SortKey::Error => a.last_error().cmp(b.last_error()),
         }
-        .then_with(|| a.name.cmp(&b.name));
+        .then_with(|| a.name().cmp(b.name()));
         if desc {
             ord.reverse()
         } else {
@@ -516,8 +533,6 @@ mod tests {
         assert_eq!(lowered("Übel"), Some("übel".into()));
         assert_eq!(lowered("übel"), None);
         assert_eq!(lowered("ASCII Only"), None);
-        assert!(part_contains("Übel", lowered("Übel").as_deref(), "übel"));
-        assert!(part_contains("übel Ab", None, "übel ab"));
     }
 
     #[test]
@@ -534,7 +549,11 @@ mod tests {
         assert_eq!(idx.select(Some("beta\nmessage uid"), None, None, now).len(), 1);
         assert_eq!(idx.select(Some("alpha\nbeta"), None, None, now).len(), 0);
         // Lookups, replacement and removal go by name.
-        assert_eq!(idx.get("Alpha").map(|f| f.entry.name.as_str()), Some("Alpha"));
+        assert_eq!(idx.get("Alpha").map(|f| f.name()), Some("Alpha"));
+        assert_eq!(
+            idx.get("Alpha").map(|f| f.entry()),
+            Some(entry("Alpha", 1, "Poison", 1))
+        );
         assert!(idx.get("alpha").is_none());
         idx.insert(entry("Alpha", 3, "other", 4), None);
         assert_eq!((idx.len(), idx.messages()), (2, 5));

@@ -215,9 +215,9 @@ impl Telemetry {
     pub fn file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
         let m = self.model();
         match kind {
-            FileKind::Retry => m.retry.get(name).map(|f| f.entry.clone()),
-            FileKind::Stuck => m.stuck.get(name).map(|f| f.entry.clone()),
-            FileKind::Discarded => m.discarded.get(name).map(|f| f.entry.clone()),
+            FileKind::Retry => m.retry.get(name).map(|f| f.entry()),
+            FileKind::Stuck => m.stuck.get(name).map(|f| f.entry()),
+            FileKind::Discarded => m.discarded.get(name).map(|f| f.entry()),
         }
     }
 
