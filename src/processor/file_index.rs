@@ -15,6 +15,7 @@ use crate::api::wire::{
 use crate::cause::{cause_id, normalise};
 use crate::processor::exact_set::SetItem;
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
+use crate::processor::text_search::{contains_ascii_ci, lowered};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
@@ -92,41 +93,6 @@ impl Borrow<str> for IndexedFile {
     fn borrow(&self) -> &str {
         self.name()
     }
-}
-
-/// `text` lowercased, or `None` when an ASCII case-insensitive search of `text` finds
-/// what a search of its lowercase would: ASCII text, or text without capitals.
-fn lowered(text: &str) -> Option<Box<str>> {
-    if text.is_ascii() {
-        return None;
-    }
-    let lower = text.to_lowercase();
-    (lower != text).then(|| lower.into_boxed_str())
-}
-
-/// Whether `hay` contains `needle` (lowercase), ASCII letters compared without case.
-fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
-    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    if needle.len() > hay.len() {
-        return false;
-    }
-    let last_start = hay.len() - needle.len();
-    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    let mut from = 0;
-    while from <= last_start {
-        let Some(i) = memchr::memchr2(lower, upper, &hay[from..=last_start]) else {
-            return false;
-        };
-        let at = from + i;
-        if hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest) {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
 }
 
 impl IndexedFile {
@@ -494,45 +460,6 @@ mod tests {
         idx.insert(entry("f000", 99, "site A closed", 1), None);
         idx.insert(entry("f000", 98, "site A closed", 1), None);
         assert_eq!(idx.cause_count(), 2, "replacing a file keeps one copy");
-    }
-
-    #[test]
-    fn the_ascii_search_finds_what_a_lowercase_search_finds() {
-        let texts = [
-            "20261127T100000.000-000001-1.batch",
-            "message uid \"api-1\" (record id 1000): rejected by a database trigger: site AB closed",
-            "Database Is LOCKED",
-            "",
-            "aaaB",
-        ];
-        let needles = [
-            "t100",
-            "site ab",
-            "ab closed",
-            "locked",
-            "database is",
-            "d",
-            "closed!",
-            "aab",
-            "ab",
-            "1-1.batch",
-            "x",
-            "trigger: site ab closed",
-            "é",
-        ];
-        for t in texts {
-            for n in needles {
-                assert_eq!(
-                    contains_ascii_ci(t, n),
-                    t.to_lowercase().contains(n),
-                    "{t:?} / {n:?}"
-                );
-            }
-        }
-        // Not ASCII: a lowercased copy is kept where it differs, and searched.
-        assert_eq!(lowered("Übel"), Some("übel".into()));
-        assert_eq!(lowered("übel"), None);
-        assert_eq!(lowered("ASCII Only"), None);
     }
 
     #[test]
