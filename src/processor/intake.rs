@@ -57,7 +57,7 @@ impl Intake {
     pub fn run(self) {
         let alive = self.telemetry.health.enter(Worker::Intake);
         let (send_hint, hints) = crate::processor::hints::hint_queue(crate::processor::hints::HINT_QUEUE);
-        let watcher = notify::recommended_watcher(move |ev| send_hint(ev))
+        let watcher = notify::recommended_watcher(send_hint)
             .and_then(|mut w| w.watch(&self.dirs.inbox, RecursiveMode::NonRecursive).map(|()| w));
         let _watcher = match watcher {
             Ok(w) => Some(w),

@@ -476,7 +476,7 @@ mod tests {
             want.sort();
             assert_eq!(f.candidates(&uid), want, "seed {seed}, uid {uid}");
         }
-        for ((place, name), _) in &model {
+        for (place, name) in model.keys() {
             assert!(!f.ensure(*place, name), "seed {seed}: {name} is known");
         }
     }
