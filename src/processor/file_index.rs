@@ -15,7 +15,6 @@ use crate::api::wire::{
 use crate::cause::{cause_id, normalise};
 use crate::processor::exact_set::SetItem;
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
-use crate::processor::text_search::{contains_ascii_ci, lowered};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
@@ -23,13 +22,13 @@ pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 /// again as a map key).
 #[derive(Debug, Clone)]
 pub struct IndexedFile {
-    /// The name, a newline, the last error: one allocation per file, and what a filter
-    /// searches (the lowercase of it), read with one memory access per file.
+    /// The name, a newline, the last error, then (only where it differs) the lowercase
+    /// of those: one allocation per file, and a filter searches its lowercase part with
+    /// one memory access per file.
     text: Box<str>,
     name_len: u32,
-    /// The lowercase of `text`, kept only when it is not ASCII and has capitals: other
-    /// text is searched without regard to ASCII case, which finds the same.
-    lower: Option<Box<str>>,
+    /// Where the original part ends (and the lowercase part, if any, begins).
+    original_len: u32,
     pub messages: u64,
     pub attempts: u32,
     pub next_attempt: Option<SystemTime>,
@@ -98,11 +97,16 @@ impl Borrow<str> for IndexedFile {
 impl IndexedFile {
     fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
         let cause = causes.get(normalise(&entry.last_error));
-        let text = format!("{}\n{}", entry.name, entry.last_error);
+        let mut text = format!("{}\n{}", entry.name, entry.last_error);
+        let original_len = text.len() as u32;
+        let lower = text.to_lowercase();
+        if lower != text {
+            text.push_str(&lower);
+        }
         IndexedFile {
-            lower: lowered(&text),
             text: text.into_boxed_str(),
             name_len: entry.name.len() as u32,
+            original_len,
             messages: entry.messages,
             attempts: entry.attempts,
             next_attempt: entry.next_attempt,
@@ -117,7 +121,15 @@ impl IndexedFile {
     }
 
     pub fn last_error(&self) -> &str {
-        &self.text[self.name_len as usize + 1..]
+        &self.text[self.name_len as usize + 1..self.original_len as usize]
+    }
+
+    /// The lowercase of the name, a newline and the last error: what a filter searches.
+    fn lowercase(&self) -> &str {
+        match &self.text[self.original_len as usize..] {
+            "" => &self.text,
+            lower => lower,
+        }
     }
 
     /// The file as the processor reported it.
@@ -135,10 +147,7 @@ impl IndexedFile {
     /// Whether the lowercased name, a newline and the lowercased last error contain
     /// `needle` (already lowercased).
     fn text_contains(&self, needle: &str) -> bool {
-        match &self.lower {
-            Some(lower) => lower.contains(needle),
-            None => contains_ascii_ci(&self.text, needle),
-        }
+        self.lowercase().contains(needle)
     }
 
     /// The version a bulk action must find unchanged (see `wire::file_version`).
@@ -478,6 +487,14 @@ mod tests {
         // Lookups, replacement and removal go by name.
         assert_eq!(idx.get("Alpha").map(|f| f.name()), Some("Alpha"));
         assert_eq!(
+            idx.get("Alpha").map(|f| f.last_error()),
+            Some(entry("Alpha", 1, "Poison", 1).last_error.as_str())
+        );
+        assert_eq!(
+            idx.get("beta").map(|f| f.lowercase().len()),
+            Some(entry("beta", 2, "fine", 1).last_error.len() + 5)
+        );
+        assert_eq!(
             idx.get("Alpha").map(|f| f.entry()),
             Some(entry("Alpha", 1, "Poison", 1))
         );
@@ -485,6 +502,14 @@ mod tests {
         idx.insert(entry("Alpha", 3, "other", 4), None);
         assert_eq!((idx.len(), idx.messages()), (2, 5));
         assert!(idx.remove("Alpha").is_some_and(|e| e.messages == 4));
+        idx.insert(entry("Übel-Ä", 7, "Straße ZU", 1), None);
+        assert_eq!(idx.select(Some("ÜBEL-ä"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("straße zu"), None, None, now).len(), 1);
+        assert_eq!(
+            idx.get("Übel-Ä").map(|f| f.entry()),
+            Some(entry("Übel-Ä", 7, "Straße ZU", 1))
+        );
+        idx.remove("Übel-Ä");
         assert!(idx.remove("Alpha").is_none());
         idx.insert(entry("Alpha", 1, "Poison", 1), None);
         let old = idx.select(None, None, Some(Duration::from_secs(10)), now);

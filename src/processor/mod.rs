@@ -27,7 +27,6 @@ pub mod settled;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
-pub mod text_search;
 pub mod uid_index;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
