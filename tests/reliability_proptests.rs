@@ -324,7 +324,7 @@ proptest! {
             }
             prop_assert_eq!(real.len(), model.0.len());
             prop_assert_eq!(real.next_due(), model.0.values().min().copied());
-            let mut names: Vec<String> = real.names().cloned().collect();
+            let mut names: Vec<String> = real.names().map(str::to_string).collect();
             names.sort();
             let mut want: Vec<String> = model.0.keys().cloned().collect();
             want.sort();

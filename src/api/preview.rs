@@ -43,15 +43,33 @@ pub fn summarise(
     set: Vec<SetEntry>,
     missing: Vec<String>,
 ) -> BulkPreview {
+    let parts = set
+        .iter()
+        .map(|e| (e.messages, e.cause_id.as_str(), e.cause.as_str()));
+    let mut preview = summarise_parts(action, source, parts, missing);
+    preview.set = set;
+    preview
+}
+
+/// The preview of a set given as (messages, cause id, cause) of each file, with an empty
+/// `set` (the server writes its set out from a compact form).
+pub fn summarise_parts<'a>(
+    action: BulkAction,
+    source: BulkSource,
+    files: impl Iterator<Item = (u64, &'a str, &'a str)>,
+    missing: Vec<String>,
+) -> BulkPreview {
     let mut causes: HashMap<&str, CauseCount> = HashMap::new();
     let mut messages = 0;
-    for e in &set {
-        messages += e.messages;
+    let mut count = 0;
+    for (n, cause_id, cause) in files {
+        count += 1;
+        messages += n;
         causes
-            .entry(e.cause_id.as_str())
+            .entry(cause_id)
             .or_insert_with(|| CauseCount {
-                id: e.cause_id.clone(),
-                cause: e.cause.clone(),
+                id: cause_id.to_string(),
+                cause: cause.to_string(),
                 files: 0,
             })
             .files += 1;
@@ -62,13 +80,13 @@ pub fn summarise(
     BulkPreview {
         action,
         source,
-        files: set.len() as u64,
+        files: count,
         messages,
         causes,
         destination: destination.to_string(),
         consequence: consequence.to_string(),
         missing,
-        set,
+        set: Vec::new(),
     }
 }
 

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use crate::api::wire::{BulkAction, BulkRequest, BulkResult, BulkSource, EventKind, FileKind};
+use crate::api::wire::{BulkAction, BulkResult, BulkSource, EventKind, FileKind};
 use crate::processor::dirs::{sync_dir, StateDir};
+use crate::processor::exact_set::BulkOrder;
 use crate::processor::file_index::version_of;
 use crate::processor::fileops::{
     self, move_file, new_reason, write_reason, ActionOrigin, ControlError, REASON_SUFFIX,
@@ -28,6 +29,9 @@ use crate::processor::uid_index::Place;
 pub const SLICE: Duration = Duration::from_millis(15);
 /// Progress events at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Free memory goes back to the system this often while an action runs (the files it
+/// moves leave freed entries behind in one index as they are added to another).
+const GIVE_BACK_EVERY: Duration = Duration::from_secs(2);
 /// Names listed per skip reason in the summary event.
 const NAMES_IN_SUMMARY: usize = 5;
 
@@ -35,12 +39,13 @@ pub type BulkReply = oneshot::Sender<Result<BulkResult, ControlError>>;
 
 /// One action waiting or running.
 pub struct BulkJob {
-    pub request: BulkRequest,
+    pub request: BulkOrder,
     pub origin: ActionOrigin,
     pub reply: BulkReply,
     result: BulkResult,
     next: usize,
     last_progress: Instant,
+    last_give_back: Instant,
 }
 
 /// The committer's state the actions change.
@@ -72,7 +77,7 @@ impl BulkQueue {
         !self.jobs.is_empty()
     }
 
-    pub fn push(&mut self, request: BulkRequest, origin: ActionOrigin, reply: BulkReply) {
+    pub fn push(&mut self, request: BulkOrder, origin: ActionOrigin, reply: BulkReply) {
         self.next_id += 1;
         let result = BulkResult {
             id: self.next_id,
@@ -87,6 +92,7 @@ impl BulkQueue {
             result,
             next: 0,
             last_progress: Instant::now(),
+            last_give_back: Instant::now(),
         });
     }
 
@@ -96,20 +102,21 @@ impl BulkQueue {
         let started = Instant::now();
         let mut touched = false;
         while job.next < job.request.set.len() && started.elapsed() < budget {
-            let entry = job.request.set[job.next].clone();
+            let entry = &job.request.set[job.next];
             job.next += 1;
             touched = true;
+            let name = || entry.name.to_string();
             match act(ctx, &job.request, &job.origin, &entry.name, &entry.version) {
                 Outcome::Done(messages) => {
                     job.result.done += 1;
                     job.result.messages += messages;
                 }
-                Outcome::Changed => job.result.changed.push(entry.name),
-                Outcome::Vanished => job.result.vanished.push(entry.name),
-                Outcome::AlreadyMoved => job.result.already_moved.push(entry.name),
+                Outcome::Changed => job.result.changed.push(name()),
+                Outcome::Vanished => job.result.vanished.push(name()),
+                Outcome::AlreadyMoved => job.result.already_moved.push(name()),
                 Outcome::Failed(why) => {
                     tracing::warn!("bulk {}: {why}", job.request.action.as_str());
-                    job.result.failed.push(entry.name);
+                    job.result.failed.push(name());
                 }
             }
         }
@@ -117,6 +124,10 @@ impl BulkQueue {
             sync_dirs(ctx.dirs, job.request.action, job.request.source);
         }
         let finished = job.next >= job.request.set.len();
+        if !finished && job.last_give_back.elapsed() >= GIVE_BACK_EVERY {
+            job.last_give_back = Instant::now();
+            crate::processor::memory::give_back();
+        }
         if finished || job.last_progress.elapsed() >= PROGRESS_EVERY {
             job.last_progress = Instant::now();
             ctx.telemetry.emit(EventKind::BulkProgress {
@@ -249,13 +260,7 @@ fn moved_already(dirs: &StateDir, action: BulkAction, name: &str, version: &str)
     matches!(version_in(dest, name, true), Ok(Some((_, v))) if v == version)
 }
 
-fn act(
-    ctx: &mut BulkContext,
-    req: &BulkRequest,
-    origin: &ActionOrigin,
-    name: &str,
-    version: &str,
-) -> Outcome {
+fn act(ctx: &mut BulkContext, req: &BulkOrder, origin: &ActionOrigin, name: &str, version: &str) -> Outcome {
     let dirs = ctx.dirs;
     let from = source_dir(dirs, req.source);
     let (header, seen) = match version_in(from, name, req.source == BulkSource::Retry) {
@@ -364,7 +369,7 @@ pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSe
     let Ok(entries) = fs::read_dir(&dirs.discarded) else {
         return;
     };
-    let mut present = HashSet::new();
+    let mut present = crate::processor::retry::PresentNames::default();
     for e in entries.flatten() {
         let Some(name) = e.file_name().to_str().map(str::to_string) else {
             continue;
@@ -372,7 +377,7 @@ pub fn sync_discarded(dirs: &StateDir, telemetry: &Telemetry, known: &mut HashSe
         if name.starts_with('.') || name.ends_with(REASON_SUFFIX) {
             continue;
         }
-        present.insert(name.clone());
+        present.insert(&name);
         if known.contains(&name) {
             continue;
         }

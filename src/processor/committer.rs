@@ -306,6 +306,10 @@ impl Committer {
         };
         let slice = crate::processor::bulk::SLICE.max(self.last_retry_turn);
         self.bulk.step(&mut ctx, slice);
+        if !self.bulk.is_active() {
+            // The action may have emptied stuck/: its table need not stay sized for it.
+            self.stuck_names.shrink_to_fit();
+        }
     }
 
     /// Brings the schedule and telemetry in line with `retry/` and `stuck/` on disk
@@ -313,8 +317,15 @@ impl Committer {
     fn sync_dirs(&mut self) {
         let dirs = self.settler.dirs.clone();
         let t = self.settler.telemetry.clone();
-        let known: HashSet<String> = self.schedule.names().cloned().collect();
-        match retry::sync_dir(&dirs, &t, FileKind::Retry, &known) {
+        let schedule = &self.schedule;
+        let listed = retry::sync_dir(
+            &dirs,
+            &t,
+            FileKind::Retry,
+            |n| schedule.contains(n),
+            schedule.names(),
+        );
+        match listed {
             Ok((added, gone)) => {
                 for (name, header) in added {
                     let due = due_from_header(
@@ -332,7 +343,15 @@ impl Committer {
             }
             Err(e) => tracing::error!("cannot list {}: {e}", dirs.retry.display()),
         }
-        match retry::sync_dir(&dirs, &t, FileKind::Stuck, &self.stuck_names) {
+        let stuck = &self.stuck_names;
+        let listed = retry::sync_dir(
+            &dirs,
+            &t,
+            FileKind::Stuck,
+            |n| stuck.contains(n),
+            stuck.iter().map(String::as_str),
+        );
+        match listed {
             Ok((added, gone)) => {
                 for (name, header) in added {
                     t.upsert_file(FileKind::Stuck, header.entry(&name, false));

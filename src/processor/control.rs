@@ -6,11 +6,12 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::wire::{
-    ActionResult, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, EventKind,
-    FileDetail, FileKind, FileQuery, ProcessorState, SetEntry, Snapshot, MAX_BULK_FILES,
+    ActionResult, BulkResult, BulkSelection, BulkSource, CauseList, EventKind, FileDetail, FileKind,
+    FileQuery, ProcessorState, Snapshot, MAX_BULK_FILES,
 };
 use crate::config::Limits;
 use crate::processor::dirs::StateDir;
+use crate::processor::exact_set::{PreviewSet, SetItem};
 use crate::processor::fileops::ActionOrigin;
 use crate::processor::telemetry::Telemetry;
 
@@ -34,7 +35,7 @@ pub enum Command {
     },
     /// Acts on exactly this set, in slices between batches.
     Bulk {
-        request: BulkRequest,
+        request: crate::processor::exact_set::BulkOrder,
         origin: ActionOrigin,
         reply: crate::processor::bulk::BulkReply,
     },
@@ -230,7 +231,7 @@ impl Handle {
 
     /// The exact set a selection names now, with its summary. `Err(n)`: more than
     /// [`MAX_BULK_FILES`] files (n of them).
-    pub fn preview(&self, sel: &BulkSelection) -> Result<BulkPreview, usize> {
+    pub fn preview(&self, sel: &BulkSelection) -> Result<PreviewSet, usize> {
         let (set, missing) = if sel.names.is_empty() {
             let older = sel
                 .older_than_days
@@ -240,11 +241,12 @@ impl Handle {
                 .select(sel.source, sel.filter.as_deref(), sel.cause.as_deref(), older);
             (set, Vec::new())
         } else {
-            let mut set: Vec<SetEntry> = Vec::new();
+            let mut set: Vec<SetItem> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             let mut missing = Vec::new();
             for name in &sel.names {
-                match self.telemetry.set_entry(sel.source, name) {
-                    Some(e) if !set.iter().any(|s| s.name == e.name) => set.push(e),
+                match self.telemetry.set_item(sel.source, name) {
+                    Some(e) if seen.insert(e.name.clone()) => set.push(e),
                     Some(_) => {}
                     None => missing.push(name.clone()),
                 }
@@ -254,14 +256,16 @@ impl Handle {
         if set.len() > MAX_BULK_FILES {
             return Err(set.len());
         }
-        Ok(crate::api::preview::summarise(
-            sel.action, sel.source, set, missing,
-        ))
+        Ok(PreviewSet::new(sel.action, sel.source, set, missing))
     }
 
     /// Runs a bulk action on exactly `request.set` and waits for its result. The committer
     /// works on it in slices between batches; progress goes to the event stream.
-    pub async fn bulk(&self, request: BulkRequest, origin: ActionOrigin) -> Result<BulkResult, ControlError> {
+    pub async fn bulk(
+        &self,
+        request: crate::processor::exact_set::BulkOrder,
+        origin: ActionOrigin,
+    ) -> Result<BulkResult, ControlError> {
         if let Err(why) = crate::processor::bulk::check_applies(request.action, request.source) {
             return Err(ControlError::BadName(why));
         }

@@ -1,9 +1,11 @@
 //! The retry, stuck and discarded files as the processor knows them, indexed for the
-//! operator's questions: each entry keeps its lowercased name and error and its cause, so
-//! a filtered page, the grouping by cause and a bulk selection over 100,000 files cost one
+//! operator's questions: each entry keeps its name and error as one searchable text and
+//! its cause shared with the other files of that cause, so a filtered page, the grouping by cause and a bulk selection over 100,000 files cost one
 //! pass without allocating per file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -11,15 +13,26 @@ use crate::api::wire::{
     CauseGroup, CauseList, DiscardedInfo, FilePage, FileQuery, FileSummary, SetEntry, SortKey, MAX_PAGE,
 };
 use crate::cause::{cause_id, normalise};
+use crate::processor::exact_set::SetItem;
 use crate::processor::telemetry::{rfc3339, summary, FileEntry};
 
 pub use crate::api::wire::CAUSE_FILTER_PREFIX as CAUSE_PREFIX;
 
+/// One file; the index is a set of these ordered by name (the name is kept once, not
+/// again as a map key).
 #[derive(Debug, Clone)]
 pub struct IndexedFile {
-    pub entry: FileEntry,
-    /// Lowercased name, a newline, lowercased last error: what a filter searches.
-    search: String,
+    /// The name, a newline, the last error, then (only where it differs) the lowercase
+    /// of those: one allocation per file, and a filter searches its lowercase part with
+    /// one memory access per file.
+    text: Box<str>,
+    name_len: u32,
+    /// Where the original part ends (and the lowercase part, if any, begins).
+    original_len: u32,
+    pub messages: u64,
+    pub attempts: u32,
+    pub next_attempt: Option<SystemTime>,
+    pub created: SystemTime,
     /// Shared by every file of the cause: 100,000 files of 50 causes keep 50 copies.
     pub cause: Arc<Cause>,
     /// Discarded files: when, by whom and why (boxed: retry and stuck files pay 8 bytes).
@@ -44,7 +57,7 @@ pub struct Discard {
 impl IndexedFile {
     /// The summary of a page row (with the discard's reason for a discarded file).
     pub fn summary(&self, now: SystemTime) -> FileSummary {
-        let mut s = summary(&self.entry, now);
+        let mut s = summary(&self.entry(), now);
         s.discarded = self.discarded.as_ref().map(|d| DiscardedInfo {
             at: rfc3339(d.at),
             by: d.by.clone(),
@@ -54,38 +67,108 @@ impl IndexedFile {
     }
 }
 
+impl PartialEq for IndexedFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for IndexedFile {}
+
+impl PartialOrd for IndexedFile {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By name, as `str` orders (the set is looked up by `&str` through `Borrow`).
+impl Ord for IndexedFile {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl Borrow<str> for IndexedFile {
+    fn borrow(&self) -> &str {
+        self.name()
+    }
+}
+
 impl IndexedFile {
     fn new(entry: FileEntry, discarded: Option<Discard>, causes: &mut CausePool) -> IndexedFile {
-        let mut search = entry.name.to_lowercase();
-        search.push('\n');
-        search.push_str(&entry.last_error.to_lowercase());
         let cause = causes.get(normalise(&entry.last_error));
+        let mut text = format!("{}\n{}", entry.name, entry.last_error);
+        let original_len = text.len() as u32;
+        let lower = text.to_lowercase();
+        if lower != text {
+            text.push_str(&lower);
+        }
         IndexedFile {
-            entry,
-            search,
+            text: text.into_boxed_str(),
+            name_len: entry.name.len() as u32,
+            original_len,
+            messages: entry.messages,
+            attempts: entry.attempts,
+            next_attempt: entry.next_attempt,
+            created: entry.created,
             cause,
             discarded: discarded.map(Box::new),
         }
     }
 
-    /// The version a bulk action must find unchanged (see `wire::file_version`).
-    pub fn version(&self) -> String {
-        version_of(&self.entry)
+    pub fn name(&self) -> &str {
+        &self.text[..self.name_len as usize]
     }
 
-    pub fn set_entry(&self) -> SetEntry {
-        SetEntry {
-            name: self.entry.name.clone(),
-            version: self.version(),
-            messages: self.entry.messages,
-            cause_id: self.cause.id.clone(),
-            cause: self.cause.text.clone(),
+    pub fn last_error(&self) -> &str {
+        &self.text[self.name_len as usize + 1..self.original_len as usize]
+    }
+
+    /// The lowercase of the name, a newline and the last error: what a filter searches.
+    fn lowercase(&self) -> &str {
+        match &self.text[self.original_len as usize..] {
+            "" => &self.text,
+            lower => lower,
+        }
+    }
+
+    /// The file as the processor reported it.
+    pub fn entry(&self) -> FileEntry {
+        FileEntry {
+            name: self.name().to_string(),
+            messages: self.messages,
+            attempts: self.attempts,
+            next_attempt: self.next_attempt,
+            last_error: self.last_error().to_string(),
+            created: self.created,
+        }
+    }
+
+    /// Whether the lowercased name, a newline and the lowercased last error contain
+    /// `needle` (already lowercased).
+    fn text_contains(&self, needle: &str) -> bool {
+        self.lowercase().contains(needle)
+    }
+
+    /// The version a bulk action must find unchanged (see `wire::file_version`).
+    pub fn version(&self) -> String {
+        crate::processor::exact_set::version(self.attempts, self.messages, self.created)
+    }
+
+    /// This file as one of a preview's set.
+    pub fn set_item(&self) -> SetItem {
+        SetItem {
+            name: self.name().into(),
+            attempts: self.attempts,
+            messages: self.messages,
+            created: self.created,
+            cause: self.cause.clone(),
         }
     }
 }
 
 pub fn version_of(entry: &FileEntry) -> String {
-    format!("{}/{}/{}", entry.attempts, entry.messages, rfc3339(entry.created))
+    crate::processor::exact_set::version(entry.attempts, entry.messages, entry.created)
 }
 
 /// A parsed filter: a lowercased substring, or a cause id.
@@ -109,7 +192,7 @@ impl Needle {
     fn matches(&self, f: &IndexedFile) -> bool {
         match self {
             Needle::All => true,
-            Needle::Text(n) => f.search.contains(n.as_str()),
+            Needle::Text(n) => f.text_contains(n),
             Needle::Cause(id) => f.cause.id == *id,
         }
     }
@@ -145,23 +228,23 @@ impl CausePool {
 
 #[derive(Debug, Default)]
 pub struct FileIndex {
-    files: BTreeMap<String, IndexedFile>,
+    files: BTreeSet<IndexedFile>,
     causes: CausePool,
 }
 
 impl FileIndex {
     pub fn insert(&mut self, entry: FileEntry, discarded: Option<Discard>) {
-        let name = entry.name.clone();
         let file = IndexedFile::new(entry, discarded, &mut self.causes);
-        if let Some(old) = self.files.insert(name, file) {
+        if let Some(old) = self.files.replace(file) {
             self.causes.release(old.cause);
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<FileEntry> {
-        let f = self.files.remove(name)?;
+        let f = self.files.take(name)?;
+        let entry = f.entry();
         self.causes.release(f.cause);
-        Some(f.entry)
+        Some(entry)
     }
 
     /// Distinct causes held (each once, whatever the number of files).
@@ -182,11 +265,10 @@ impl FileIndex {
     }
 
     pub fn messages(&self) -> u64 {
-        self.files.values().map(|f| f.entry.messages).sum()
+        self.files.iter().map(|f| f.messages).sum()
     }
 
-    /// Every file matching `filter` (a substring, or `cause:ID`) and `cause`, with the
-    /// given minimum age (by discard time for discarded files, else by creation).
+    /// [`FileIndex::select_items`] as wire entries.
     pub fn select(
         &self,
         filter: Option<&str>,
@@ -194,20 +276,35 @@ impl FileIndex {
         older_than: Option<std::time::Duration>,
         now: SystemTime,
     ) -> Vec<SetEntry> {
+        self.select_items(filter, cause, older_than, now)
+            .iter()
+            .map(SetItem::to_entry)
+            .collect()
+    }
+
+    /// Every file matching `filter` (a substring, or `cause:ID`) and `cause`, with the
+    /// given minimum age (by discard time for discarded files, else by creation).
+    pub fn select_items(
+        &self,
+        filter: Option<&str>,
+        cause: Option<&str>,
+        older_than: Option<std::time::Duration>,
+        now: SystemTime,
+    ) -> Vec<SetItem> {
         let needle = Needle::parse(filter);
         let cause = cause.map(str::trim).filter(|c| !c.is_empty());
         self.files
-            .values()
+            .iter()
             .filter(|f| needle.matches(f))
             .filter(|f| cause.is_none_or(|c| f.cause.id == c))
             .filter(|f| match older_than {
                 None => true,
                 Some(age) => {
-                    let at = f.discarded.as_ref().map_or(f.entry.created, |d| d.at);
+                    let at = f.discarded.as_ref().map_or(f.created, |d| d.at);
                     now.duration_since(at).is_ok_and(|d| d >= age)
                 }
             })
-            .map(IndexedFile::set_entry)
+            .map(IndexedFile::set_item)
             .collect()
     }
 
@@ -216,15 +313,15 @@ impl FileIndex {
         let needle = Needle::parse(filter);
         let mut groups: HashMap<&str, (CauseGroup, SystemTime, SystemTime)> = HashMap::new();
         let mut list = CauseList::default();
-        for f in self.files.values().filter(|f| needle.matches(f)) {
-            let e = &f.entry;
+        for f in self.files.iter().filter(|f| needle.matches(f)) {
+            let e = f;
             list.files += 1;
             list.messages += e.messages;
             let g = groups.entry(f.cause.id.as_str()).or_insert_with(|| {
                 let group = CauseGroup {
                     id: f.cause.id.clone(),
                     cause: f.cause.text.clone(),
-                    example: e.last_error.clone(),
+                    example: e.last_error().to_string(),
                     min_attempts: e.attempts,
                     max_attempts: e.attempts,
                     ..CauseGroup::default()
@@ -262,9 +359,9 @@ impl FileIndex {
             // The map is already in name order: no sort, no copy of the whole list.
             let mut out = Vec::with_capacity(limit);
             let iter: Box<dyn Iterator<Item = &IndexedFile>> = if q.desc {
-                Box::new(self.files.values().rev())
+                Box::new(self.files.iter().rev())
             } else {
-                Box::new(self.files.values())
+                Box::new(self.files.iter())
             };
             for f in iter.filter(|f| needle.matches(f)) {
                 if total as usize >= offset && out.len() < limit {
@@ -274,7 +371,7 @@ impl FileIndex {
             }
             out
         } else {
-            let mut all: Vec<&IndexedFile> = self.files.values().filter(|f| needle.matches(f)).collect();
+            let mut all: Vec<&IndexedFile> = self.files.iter().filter(|f| needle.matches(f)).collect();
             total = all.len() as u64;
             sort_entries(&mut all, q.sort, q.desc);
             all.into_iter().skip(offset).take(limit).collect()
@@ -294,16 +391,15 @@ impl FileIndex {
 
 fn sort_entries(all: &mut [&IndexedFile], key: SortKey, desc: bool) {
     all.sort_by(|a, b| {
-        let (a, b) = (&a.entry, &b.entry);
         let ord = match key {
-            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Name => a.name().cmp(b.name()),
             SortKey::Age => b.created.cmp(&a.created),
             SortKey::Messages => a.messages.cmp(&b.messages),
             SortKey::Attempts => a.attempts.cmp(&b.attempts),
             SortKey::NextAttempt => a.next_attempt.cmp(&b.next_attempt),
-            SortKey::Error => a.last_error.cmp(&b.last_error),
+            SortKey::Error => a.last_error().cmp(b.last_error()),
         }
-        .then_with(|| a.name.cmp(&b.name));
+        .then_with(|| a.name().cmp(b.name()));
         if desc {
             ord.reverse()
         } else {
@@ -384,6 +480,38 @@ mod tests {
         assert_eq!(idx.select(Some("ALPHA"), None, None, now).len(), 1);
         assert_eq!(idx.select(Some("poison"), None, None, now).len(), 1);
         assert_eq!(idx.select(Some("TRIGGER"), None, None, now).len(), 2);
+        // The searched text is the name, a newline, the error: a needle may span both.
+        assert_eq!(idx.select(Some("alpha\nMESSAGE"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("beta\nmessage uid"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("alpha\nbeta"), None, None, now).len(), 0);
+        // Lookups, replacement and removal go by name.
+        assert_eq!(idx.get("Alpha").map(|f| f.name()), Some("Alpha"));
+        assert_eq!(
+            idx.get("Alpha").map(|f| f.last_error()),
+            Some(entry("Alpha", 1, "Poison", 1).last_error.as_str())
+        );
+        assert_eq!(
+            idx.get("beta").map(|f| f.lowercase().len()),
+            Some(entry("beta", 2, "fine", 1).last_error.len() + 5)
+        );
+        assert_eq!(
+            idx.get("Alpha").map(|f| f.entry()),
+            Some(entry("Alpha", 1, "Poison", 1))
+        );
+        assert!(idx.get("alpha").is_none());
+        idx.insert(entry("Alpha", 3, "other", 4), None);
+        assert_eq!((idx.len(), idx.messages()), (2, 5));
+        assert!(idx.remove("Alpha").is_some_and(|e| e.messages == 4));
+        idx.insert(entry("Übel-Ä", 7, "Straße ZU", 1), None);
+        assert_eq!(idx.select(Some("ÜBEL-ä"), None, None, now).len(), 1);
+        assert_eq!(idx.select(Some("straße zu"), None, None, now).len(), 1);
+        assert_eq!(
+            idx.get("Übel-Ä").map(|f| f.entry()),
+            Some(entry("Übel-Ä", 7, "Straße ZU", 1))
+        );
+        idx.remove("Übel-Ä");
+        assert!(idx.remove("Alpha").is_none());
+        idx.insert(entry("Alpha", 1, "Poison", 1), None);
         let old = idx.select(None, None, Some(Duration::from_secs(10)), now);
         assert_eq!(old.len(), 2);
         let young = SystemTime::UNIX_EPOCH + Duration::from_secs(1001);

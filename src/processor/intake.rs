@@ -56,11 +56,9 @@ impl Intake {
     /// Runs until shutdown. Never returns an error: failures are logged and retried.
     pub fn run(self) {
         let alive = self.telemetry.health.enter(Worker::Intake);
-        let (hint_tx, hints) = crossbeam_channel::unbounded();
-        let watcher = notify::recommended_watcher(move |ev| {
-            let _ = hint_tx.send(ev);
-        })
-        .and_then(|mut w| w.watch(&self.dirs.inbox, RecursiveMode::NonRecursive).map(|()| w));
+        let (send_hint, hints) = crate::processor::hints::hint_queue(crate::processor::hints::HINT_QUEUE);
+        let watcher = notify::recommended_watcher(send_hint)
+            .and_then(|mut w| w.watch(&self.dirs.inbox, RecursiveMode::NonRecursive).map(|()| w));
         let _watcher = match watcher {
             Ok(w) => Some(w),
             Err(e) => {
@@ -94,7 +92,7 @@ impl Intake {
                     .saturating_duration_since(now)
                     .min(Duration::from_millis(100))
             };
-            if self.take_hints(&hints, wait, &mut queue) {
+            if self.take_hints(&hints.rx, wait, &mut queue) | hints.take_overflow() {
                 next_rescan = Instant::now();
             }
             if !*self.paused.borrow() {

@@ -12,9 +12,9 @@ mod store_health;
 
 use crate::api::wire::{
     AllocatorInfo, BatchInfo, BulkSource, CauseList, ConfigInfo, Counters, Event, EventKind, FileKind,
-    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, SetEntry, Snapshot,
-    SNAPSHOT_VERSION,
+    FileQuery, FileSummary, InFlight, InboxStats, ProcessorState, RetentionInfo, Snapshot, SNAPSHOT_VERSION,
 };
+use crate::processor::exact_set::SetItem;
 use crate::processor::file_index::FileIndex;
 use crate::processor::uid_index::Place;
 
@@ -215,9 +215,9 @@ impl Telemetry {
     pub fn file(&self, kind: FileKind, name: &str) -> Option<FileEntry> {
         let m = self.model();
         match kind {
-            FileKind::Retry => m.retry.get(name).map(|f| f.entry.clone()),
-            FileKind::Stuck => m.stuck.get(name).map(|f| f.entry.clone()),
-            FileKind::Discarded => m.discarded.get(name).map(|f| f.entry.clone()),
+            FileKind::Retry => m.retry.get(name).map(|f| f.entry()),
+            FileKind::Stuck => m.stuck.get(name).map(|f| f.entry()),
+            FileKind::Discarded => m.discarded.get(name).map(|f| f.entry()),
         }
     }
 
@@ -261,16 +261,16 @@ impl Telemetry {
         filter: Option<&str>,
         cause: Option<&str>,
         older_than: Option<std::time::Duration>,
-    ) -> Vec<SetEntry> {
+    ) -> Vec<SetItem> {
         let now = SystemTime::now();
         let m = self.model();
-        m.index(source).select(filter, cause, older_than, now)
+        m.index(source).select_items(filter, cause, older_than, now)
     }
 
-    /// The set entry of one named file, if the processor knows it.
-    pub fn set_entry(&self, source: BulkSource, name: &str) -> Option<SetEntry> {
+    /// The set item of one named file, if the processor knows it.
+    pub fn set_item(&self, source: BulkSource, name: &str) -> Option<SetItem> {
         let m = self.model();
-        m.index(source).get(name).map(|f| f.set_entry())
+        m.index(source).get(name).map(|f| f.set_item())
     }
 
     /// Appends an event to the ring and wakes every stream.

@@ -41,22 +41,100 @@ struct Slot {
     uids: Option<Box<[u64]>>,
 }
 
+/// Slot ids by a 64-bit hash: the first id inline, any further ids (another file with
+/// the same uid, or a collision) in `more`.
+#[derive(Debug, Default)]
+struct Buckets {
+    first: ByHash<u32>,
+    more: ByHash<Vec<u32>>,
+}
+
+impl Buckets {
+    fn insert(&mut self, h: u64, id: u32) {
+        match self.first.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.entry(h).or_default().push(id),
+        }
+    }
+
+    fn remove(&mut self, h: u64, id: u32) {
+        if self.first.get(&h) == Some(&id) {
+            match self.more.get_mut(&h) {
+                Some(more) => {
+                    let next = more.pop().expect("non-empty");
+                    if more.is_empty() {
+                        self.more.remove(&h);
+                    }
+                    self.first.insert(h, next);
+                }
+                None => {
+                    self.first.remove(&h);
+                }
+            }
+        } else if let Some(more) = self.more.get_mut(&h) {
+            more.retain(|&x| x != id);
+            if more.is_empty() {
+                self.more.remove(&h);
+            }
+        }
+    }
+
+    fn ids(&self, h: u64) -> impl Iterator<Item = u32> + '_ {
+        let more = self.more.get(&h).map(|v| v.as_slice()).unwrap_or(&[]);
+        self.first
+            .get(&h)
+            .copied()
+            .into_iter()
+            .chain(more.iter().copied())
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        fn table<K, V>(cap: usize) -> usize {
+            let buckets = (cap * 8 / 7).next_power_of_two();
+            buckets * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        table::<u64, u32>(self.first.capacity())
+            + table::<u64, Vec<u32>>(self.more.capacity())
+            + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
+    }
+}
+
 /// The index itself (plain data; `UidIndex` wraps it in a lock).
 #[derive(Debug, Default)]
 pub struct Files {
     hasher: std::hash::RandomState,
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_name: HashMap<(Place, Box<str>), u32>,
-    /// uid hash -> the first file holding it; further files are in `more`.
-    first: ByHash<u32>,
-    more: ByHash<Vec<u32>>,
+    /// Hash of (place, name) -> slots: each name is kept once, in its slot, and a lookup
+    /// confirms it there.
+    by_name: Buckets,
+    /// uid hash -> the files holding it.
+    by_uid: Buckets,
     pending: usize,
 }
 
 impl Files {
     pub fn hash(&self, uid: &str) -> u64 {
         self.hasher.hash_one(uid)
+    }
+
+    fn name_hash(&self, place: Place, name: &str) -> u64 {
+        self.hasher.hash_one((place.as_str(), name))
+    }
+
+    /// The slot of `place/name`, if indexed.
+    fn find(&self, place: Place, name: &str) -> Option<u32> {
+        self.by_name.ids(self.name_hash(place, name)).find(|&id| {
+            self.slots[id as usize]
+                .as_ref()
+                .is_some_and(|s| s.place == place && *s.name == *name)
+        })
     }
 
     /// The file `place/name` holds these uids (a new file, or rewritten with fewer).
@@ -71,7 +149,7 @@ impl Files {
 
     /// Records `place/name` if unknown, to be loaded; true if the loader must read it.
     pub fn ensure(&mut self, place: Place, name: &str) -> bool {
-        if self.by_name.contains_key(&(place, Box::from(name))) {
+        if self.find(place, name).is_some() {
             return false;
         }
         self.new_slot(place, name, None);
@@ -81,7 +159,7 @@ impl Files {
 
     /// The loader read `place/name`: attach its uids if the slot still waits for them.
     pub fn loaded<'a>(&mut self, place: Place, name: &str, uids: impl IntoIterator<Item = &'a str>) {
-        let Some(&id) = self.by_name.get(&(place, Box::from(name))) else {
+        let Some(id) = self.find(place, name) else {
             return;
         };
         if self.slot(id).uids.is_some() {
@@ -98,27 +176,31 @@ impl Files {
     /// Returns true when the file was unknown or not loaded yet (the loader must read it).
     pub fn rename(&mut self, from: Place, name: &str, to: Place, target: &str) -> bool {
         self.remove(to, target);
-        let Some(id) = self.by_name.remove(&(from, Box::from(name))) else {
+        let Some(id) = self.find(from, name) else {
             return self.ensure(to, target);
         };
+        self.by_name.remove(self.name_hash(from, name), id);
+        let h = self.name_hash(to, target);
+        self.by_name.insert(h, id);
         let slot = self.slots[id as usize].as_mut().expect("named slots exist");
         slot.place = to;
-        slot.name = Box::from(target);
-        let unloaded = slot.uids.is_none();
-        self.by_name.insert((to, Box::from(target)), id);
-        unloaded
+        if *slot.name != *target {
+            slot.name = Box::from(target);
+        }
+        slot.uids.is_none()
     }
 
     pub fn remove(&mut self, place: Place, name: &str) {
-        let Some(id) = self.by_name.remove(&(place, Box::from(name))) else {
+        let Some(id) = self.find(place, name) else {
             return;
         };
+        self.by_name.remove(self.name_hash(place, name), id);
         let slot = self.slots[id as usize].take().expect("named slots exist");
         match slot.uids {
             None => self.pending -= 1,
             Some(hashes) => {
                 for h in hashes.iter() {
-                    self.detach(*h, id);
+                    self.by_uid.remove(*h, id);
                 }
             }
         }
@@ -128,12 +210,9 @@ impl Files {
     /// The files that may hold `uid` (confirm by reading them).
     pub fn candidates(&self, uid: &str) -> Vec<(Place, String)> {
         let h = self.hash(uid);
-        let mut ids: Vec<u32> = self.first.get(&h).copied().into_iter().collect();
-        if let Some(more) = self.more.get(&h) {
-            ids.extend(more.iter().copied());
-        }
-        let mut out: Vec<(Place, String)> = ids
-            .into_iter()
+        let mut out: Vec<(Place, String)> = self
+            .by_uid
+            .ids(h)
             .map(|id| {
                 let s = self.slot(id);
                 (s.place, s.name.to_string())
@@ -152,23 +231,20 @@ impl Files {
         self.by_name.len()
     }
 
+    /// Uid hashes held by the lookup table (a uid in several files counts once a file).
+    pub fn uid_entries(&self) -> usize {
+        self.by_uid.len()
+    }
+
     /// The heap this index holds, from capacities (hash tables: one control byte per
     /// bucket, buckets at 7/8 load), for the "memory per file" figure.
     pub fn heap_bytes(&self) -> usize {
-        fn table<K, V>(cap: usize) -> usize {
-            let buckets = (cap * 8 / 7).next_power_of_two();
-            buckets * (std::mem::size_of::<(K, V)>() + 1)
-        }
         let mut bytes = self.slots.capacity() * std::mem::size_of::<Option<Slot>>();
         bytes += self.free.capacity() * 4;
         for s in self.slots.iter().flatten() {
-            bytes += 2 * s.name.len() + s.uids.as_ref().map_or(0, |u| u.len() * 8);
+            bytes += s.name.len() + s.uids.as_ref().map_or(0, |u| u.len() * 8);
         }
-        bytes += table::<(Place, Box<str>), u32>(self.by_name.capacity());
-        bytes += table::<u64, u32>(self.first.capacity());
-        bytes += table::<u64, Vec<u32>>(self.more.capacity());
-        bytes += self.more.values().map(|v| v.capacity() * 4).sum::<usize>();
-        bytes
+        bytes + self.by_name.heap_bytes() + self.by_uid.heap_bytes()
     }
 
     fn slot(&self, id: u32) -> &Slot {
@@ -191,42 +267,16 @@ impl Files {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.by_name.insert((place, Box::from(name)), id);
+        let h = self.name_hash(place, name);
+        self.by_name.insert(h, id);
         id
     }
 
     fn attach(&mut self, id: u32, hashes: Box<[u64]>) {
         for &h in hashes.iter() {
-            match self.first.entry(h) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                }
-                std::collections::hash_map::Entry::Occupied(_) => self.more.entry(h).or_default().push(id),
-            }
+            self.by_uid.insert(h, id);
         }
         self.slots[id as usize].as_mut().expect("slot exists").uids = Some(hashes);
-    }
-
-    fn detach(&mut self, h: u64, id: u32) {
-        if self.first.get(&h) == Some(&id) {
-            match self.more.get_mut(&h) {
-                Some(more) => {
-                    let next = more.pop().expect("non-empty");
-                    if more.is_empty() {
-                        self.more.remove(&h);
-                    }
-                    self.first.insert(h, next);
-                }
-                None => {
-                    self.first.remove(&h);
-                }
-            }
-        } else if let Some(more) = self.more.get_mut(&h) {
-            more.retain(|&x| x != id);
-            if more.is_empty() {
-                self.more.remove(&h);
-            }
-        }
     }
 }
 
@@ -342,7 +392,7 @@ mod tests {
         assert_eq!(f.files(), 1);
         f.remove(Place::Retry, "b2");
         assert!(f.candidates("u3").is_empty());
-        assert_eq!((f.files(), f.first.len(), f.more.len()), (0, 0, 0));
+        assert_eq!((f.files(), f.uid_entries()), (0, 0));
     }
 
     #[test]
@@ -361,6 +411,74 @@ mod tests {
         f.ensure(Place::Discarded, "y");
         f.remove(Place::Discarded, "y");
         assert_eq!(f.pending(), 0);
+    }
+
+    #[test]
+    fn names_kept_once_still_answer_after_random_moves_and_removals() {
+        // Against a plain map of (place, name) -> uids, with the same operations.
+        let seed: u64 = std::env::var("UID_INDEX_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 1));
+        println!("seed {seed} (replay: UID_INDEX_SEED={seed})");
+        let mut x = seed | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let places = [Place::Retry, Place::Stuck, Place::Discarded];
+        let mut f = Files::default();
+        let mut model: HashMap<(Place, String), Vec<String>> = HashMap::new();
+        for _ in 0..5_000 {
+            let place = places[next(3) as usize];
+            let name = format!("f{}", next(60));
+            match next(4) {
+                0 | 1 => {
+                    let uids: Vec<String> = (0..1 + next(3)).map(|_| format!("u{}", next(80))).collect();
+                    f.set(place, &name, uids.iter().map(String::as_str));
+                    model.insert((place, name), uids);
+                }
+                2 => {
+                    let to = places[next(3) as usize];
+                    let target = format!("f{}", next(60));
+                    if (to, &target) == (place, &name) {
+                        continue;
+                    }
+                    let known = model.contains_key(&(place, name.clone()));
+                    f.rename(place, &name, to, &target);
+                    if known {
+                        let uids = model.remove(&(place, name)).expect("known");
+                        model.insert((to, target), uids);
+                    } else {
+                        model.remove(&(to, target.clone()));
+                        // Unknown: the target is recorded to be loaded; load it empty.
+                        f.loaded(to, &target, std::iter::empty());
+                        model.insert((to, target), Vec::new());
+                    }
+                }
+                _ => {
+                    f.remove(place, &name);
+                    model.remove(&(place, name));
+                }
+            }
+        }
+        assert_eq!(f.files(), model.len(), "seed {seed}");
+        assert_eq!(f.pending(), 0, "seed {seed}");
+        for u in 0..80 {
+            let uid = format!("u{u}");
+            let mut want: Vec<(Place, String)> = model
+                .iter()
+                .filter(|(_, uids)| uids.contains(&uid))
+                .map(|((p, n), _)| (*p, n.clone()))
+                .collect();
+            want.sort();
+            assert_eq!(f.candidates(&uid), want, "seed {seed}, uid {uid}");
+        }
+        for (place, name) in model.keys() {
+            assert!(!f.ensure(*place, name), "seed {seed}: {name} is known");
+        }
     }
 
     #[test]

@@ -9,15 +9,14 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sha2::{Digest, Sha256};
 
 use super::failure::ApiFailure;
 use super::routes::{query_pairs, Pairs, Shared};
-use crate::api::wire::{
-    BulkAction, BulkPreview, BulkRequest, BulkResult, BulkSelection, BulkSource, CauseList, SetEntry,
-    MAX_BULK_FILES,
-};
+use crate::api::wire::{BulkAction, BulkResult, BulkSelection, BulkSource, CauseList, MAX_BULK_FILES};
+use crate::processor::exact_set::{BulkOrder, PreviewSet};
 use crate::processor::fileops::ActionOrigin;
 
 /// Largest body of a bulk request: room for [`MAX_BULK_FILES`] entries with their causes.
@@ -88,7 +87,7 @@ pub async fn causes(State(s): State<AppState>, pairs: Pairs) -> ApiResult<CauseL
 
 /// `GET /api/v1/bulk/select?action=A&source=S[&filter=F][&cause=ID][&older_than_days=N]`:
 /// the set every file of a filter or cause makes now (a read: watch mode may mark too).
-pub async fn select(State(s): State<AppState>, pairs: Pairs) -> ApiResult<BulkPreview> {
+pub async fn select(State(s): State<AppState>, pairs: Pairs) -> Result<Response, ApiFailure> {
     let mut sel = BulkSelection {
         action: BulkAction::Requeue,
         source: BulkSource::Retry,
@@ -118,7 +117,7 @@ pub async fn select(State(s): State<AppState>, pairs: Pairs) -> ApiResult<BulkPr
     preview_of(&s, sel).await
 }
 
-async fn preview_of(s: &Shared, sel: BulkSelection) -> ApiResult<BulkPreview> {
+async fn preview_of(s: &Shared, sel: BulkSelection) -> Result<Response, ApiFailure> {
     if sel.names.len() > MAX_BULK_FILES {
         return Err(too_many(sel.names.len()));
     }
@@ -127,7 +126,45 @@ async fn preview_of(s: &Shared, sel: BulkSelection) -> ApiResult<BulkPreview> {
     let preview = tokio::task::spawn_blocking(move || handle.preview(&sel))
         .await
         .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    preview.map(Json).map_err(too_many)
+    preview.map(streamed).map_err(too_many)
+}
+
+/// Set entries written per chunk of a streamed preview.
+const ENTRIES_PER_CHUNK: usize = 1000;
+
+/// A preview as a `wire::BulkPreview` JSON body, written in chunks as the client reads
+/// them: 100,000 entries never exist at once, neither as values nor as one buffer.
+fn streamed(preview: PreviewSet) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::task::spawn_blocking(move || {
+        write_preview(&preview, ENTRIES_PER_CHUNK, |chunk| {
+            tx.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+        });
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Writes `preview` as the JSON of its `wire::BulkPreview`, `per_chunk` set entries at a
+/// time, until `emit` answers false (the client went away).
+fn write_preview(preview: &PreviewSet, per_chunk: usize, mut emit: impl FnMut(Vec<u8>) -> bool) {
+    let mut out = serde_json::to_vec(&preview.head).expect("a preview serializes");
+    // `set` is the last field, written empty by the head: open it instead.
+    let tail = b"[]}";
+    assert!(out.ends_with(tail), "the preview's last field is its set");
+    out.truncate(out.len() - tail.len());
+    out.push(b'[');
+    for (i, item) in preview.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &item.to_entry()).expect("a set entry serializes");
+        if (i + 1) % per_chunk == 0 && !emit(std::mem::take(&mut out)) {
+            return;
+        }
+    }
+    out.extend_from_slice(b"]}");
+    emit(out);
 }
 
 async fn read_big_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiFailure> {
@@ -153,7 +190,11 @@ async fn read_big_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiFail
 }
 
 /// `POST /api/v1/bulk/preview` (token): body `wire::BulkSelection`.
-pub async fn preview(State(s): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<BulkPreview> {
+pub async fn preview(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiFailure> {
     s.authorize(&headers)?;
     let bytes = read_big_body(&headers, body).await?;
     let sel: BulkSelection = serde_json::from_slice(&bytes)
@@ -187,49 +228,50 @@ pub async fn action(
     Ok(Json(s.handle.bulk(request, origin).await?))
 }
 
-/// A set entry as the action reads it: the cause a preview sends along is for the
-/// operator, not the action, and would be 100,000 strings held for its whole run.
-#[derive(serde::Deserialize)]
-struct LeanEntry {
-    name: String,
-    version: String,
-    #[serde(default)]
-    messages: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct LeanRequest {
-    action: BulkAction,
-    source: BulkSource,
-    set: Vec<LeanEntry>,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-fn lean_request(bytes: &[u8]) -> Result<BulkRequest, ApiFailure> {
-    let lean: LeanRequest = serde_json::from_slice(bytes)
-        .map_err(|e| ApiFailure::bad_request(format!("the body is not a bulk request: {e}")))?;
-    Ok(BulkRequest {
-        action: lean.action,
-        source: lean.source,
-        set: lean
-            .set
-            .into_iter()
-            .map(|e| SetEntry {
-                name: e.name,
-                version: e.version,
-                messages: e.messages,
-                cause_id: String::new(),
-                cause: String::new(),
-            })
-            .collect(),
-        note: lean.note,
-    })
+fn lean_request(bytes: &[u8]) -> Result<BulkOrder, ApiFailure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiFailure::bad_request(format!("the body is not a bulk request: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_preview_is_the_json_of_the_whole_preview() {
+        use crate::processor::exact_set::SetItem;
+        use crate::processor::file_index::Cause;
+        let causes = [
+            std::sync::Arc::new(Cause {
+                text: "rejected by a database trigger: site <v> closed".into(),
+                id: "0123456789ab".into(),
+            }),
+            std::sync::Arc::new(Cause {
+                text: "database is locked \"quoted\"".into(),
+                id: "ba9876543210".into(),
+            }),
+        ];
+        let items: Vec<SetItem> = (0..2_345u64)
+            .map(|i| SetItem {
+                name: format!("20261127T100000.000-{i:06}-1.batch").into(),
+                attempts: 20,
+                messages: 1 + i % 3,
+                created: std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(i * 1_001),
+                cause: causes[(i % 2) as usize].clone(),
+            })
+            .collect();
+        for (items, missing) in [(items, vec!["gone.batch".to_string()]), (Vec::new(), Vec::new())] {
+            let p = PreviewSet::new(BulkAction::Requeue, BulkSource::Stuck, items, missing);
+            let mut chunks = Vec::new();
+            write_preview(&p, 1000, |c| {
+                chunks.push(c);
+                true
+            });
+            let whole = serde_json::to_vec(&p.into_preview()).unwrap();
+            assert_eq!(chunks.concat(), whole);
+            assert!(chunks.len() <= 4, "{} chunks", chunks.len());
+        }
+    }
 
     #[test]
     fn the_token_id_is_short_stable_and_not_the_token() {
