@@ -18,6 +18,7 @@ pub mod journal;
 pub mod keys;
 pub mod memory;
 pub mod postgres;
+pub mod prehashed;
 pub mod requeue;
 pub mod retention;
 pub mod retry;

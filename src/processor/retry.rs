@@ -1,7 +1,7 @@
 //! The retry schedule: which retry files are due when (per-file exponential backoff with
 //! jitter on the monotonic clock), and loading `retry/` and `stuck/` at start.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -160,7 +160,7 @@ pub fn sync_dir<'a>(
 #[derive(Default)]
 pub struct PresentNames {
     keys: std::hash::RandomState,
-    hashes: HashSet<u64, std::hash::BuildHasherDefault<PreHashed>>,
+    hashes: crate::processor::prehashed::HashSetOfHashes,
 }
 
 impl PresentNames {
@@ -172,24 +172,6 @@ impl PresentNames {
     pub fn contains(&self, name: &str) -> bool {
         self.hashes
             .contains(&std::hash::BuildHasher::hash_one(&self.keys, name))
-    }
-}
-
-/// The keys of `PresentNames` are hashes already.
-#[derive(Default)]
-pub struct PreHashed(u64);
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

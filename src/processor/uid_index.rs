@@ -5,33 +5,14 @@
 //! it learns of only by name (the start-up scan, a file moved by hand) are read by a
 //! background loader and counted as pending until then.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
 /// The directories the index covers: those of the file lists (`retry/`, `stuck/`,
 /// `discarded/`).
 pub type Place = crate::api::wire::FileKind;
 
-/// The keys are already hashes: hashing them again would only cost time.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Identity>>;
+type ByHash<V> = crate::processor::prehashed::HashMapByHash<V>;
 
 #[derive(Debug)]
 struct Slot {
@@ -370,6 +351,7 @@ pub fn run_loader(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn candidates_follow_writes_moves_and_removals() {
