@@ -157,7 +157,9 @@ fn history(path: &Path, first: i64, last: i64, time: &str) {
 
 /// A committer that takes the write lock again the moment it lets it go (a backlog) does
 /// not starve retention: each delete transaction takes its turn after the commit under way,
-/// where SQLite's busy handler alone, polling for the lock, would time out.
+/// where SQLite's busy handler alone, polling for the lock, would time out (without the
+/// turns this failed 2 runs of 3). A thread descheduled on a busy machine only waits longer
+/// for its turn; the busy timeout counts inside SQLite, where a turn never waits.
 #[test]
 fn retention_gets_its_turn_beside_a_committer_that_never_pauses() {
     use std::sync::atomic::{AtomicBool, Ordering};
