@@ -25,6 +25,20 @@ use statmgr::tui::state::State;
 use statmgr::tui::timeline::PageFor;
 use statmgr::tui::{view, Theme};
 
+/// A watch-mode console state on a 120x40 terminal.
+fn console_of_120x40() -> State {
+    let mut state = State::new("bench", true);
+    reduce(
+        &mut state,
+        Action::Resize {
+            width: 120,
+            height: 40,
+        },
+        0.0,
+    );
+    state
+}
+
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -149,15 +163,7 @@ fn main() {
             .block_on(client.history(&PageAt::Since(from.clone()), statmgr::tui::timeline::PAGE))
             .expect("history page");
         assert!(!page.events.is_empty(), "the journal holds {asked}");
-        let mut state = State::new("bench", true);
-        reduce(
-            &mut state,
-            Action::Resize {
-                width: 120,
-                height: 40,
-            },
-            0.0,
-        );
+        let mut state = console_of_120x40();
         reduce(
             &mut state,
             Action::Api(ApiUpdate::History {
@@ -185,15 +191,7 @@ fn main() {
     let mut chart = || -> f64 {
         let started = Instant::now();
         let page = runtime.block_on(client.rollups("24h")).expect("rollups");
-        let mut state = State::new("bench", true);
-        reduce(
-            &mut state,
-            Action::Resize {
-                width: 120,
-                height: 40,
-            },
-            0.0,
-        );
+        let mut state = console_of_120x40();
         reduce(&mut state, Action::Key(statmgr::tui::keymap::Key::Char('w')), 0.0);
         reduce(&mut state, Action::Key(statmgr::tui::keymap::Key::Char('w')), 0.0);
         reduce(

@@ -9,21 +9,13 @@ use statmgr::tui::action::{Action, ActionFailure, ApiUpdate, Command};
 use statmgr::tui::keymap::Key;
 use statmgr::tui::state::{Conn, Focus, Overlay, Tone};
 
-fn notice(c: &Console) -> String {
-    c.state
-        .notice
-        .as_ref()
-        .map(|n| n.text.clone())
-        .unwrap_or_default()
-}
-
 #[test]
 fn requeue_in_watch_mode_sends_nothing_and_says_read_only() {
     let mut c = Console::running(true, 80, 24);
     c.key(Key::Tab);
     assert!(c.key(Key::Char('r')).is_empty());
     assert!(c.state.overlay.is_none(), "no confirmation in watch mode");
-    assert!(notice(&c).contains("read-only"), "{}", notice(&c));
+    assert!(c.notice().contains("read-only"), "{}", c.notice());
     for key in ['p', 'f', 'R'] {
         assert!(
             c.key(Key::Char(key)).is_empty(),
@@ -56,7 +48,7 @@ fn cancelling_a_confirmation_sends_nothing() {
     assert!(matches!(c.state.overlay, Some(Overlay::Confirm(_))));
     assert!(c.key(Key::Esc).is_empty());
     assert!(c.state.overlay.is_none());
-    assert!(notice(&c).contains("cancelled"));
+    assert!(c.notice().contains("cancelled"));
 }
 
 #[test]
@@ -76,7 +68,7 @@ fn pause_resumes_when_paused_and_refuses_while_disconnected() {
         retry_in_s: 1.0,
     });
     assert!(c.key(Key::Char('f')).is_empty());
-    assert!(notice(&c).contains("not connected"), "{}", notice(&c));
+    assert!(c.notice().contains("not connected"), "{}", c.notice());
 }
 
 #[test]
@@ -89,7 +81,7 @@ fn results_and_refusals_of_actions_are_shown() {
             outcome: "committed 412 messages".into(),
         }),
     });
-    assert_eq!(notice(&c), "flush: committed 412 messages");
+    assert_eq!(c.notice(), "flush: committed 412 messages");
     c.api(ApiUpdate::ActionDone {
         label: "requeue x.jsonl".into(),
         result: Err(ActionFailure {
@@ -97,7 +89,7 @@ fn results_and_refusals_of_actions_are_shown() {
             message: "attempts is 3, not 2".into(),
         }),
     });
-    assert!(notice(&c).contains("changed since you looked"), "{}", notice(&c));
+    assert!(c.notice().contains("changed since you looked"), "{}", c.notice());
     assert_eq!(c.state.notice.as_ref().map(|n| n.tone), Some(Tone::Error));
     c.api(ApiUpdate::ActionDone {
         label: "pause".into(),
@@ -106,7 +98,7 @@ fn results_and_refusals_of_actions_are_shown() {
             message: "read-only server".into(),
         }),
     });
-    assert_eq!(notice(&c), "pause refused (HTTP 403): read-only server");
+    assert_eq!(c.notice(), "pause refused (HTTP 403): read-only server");
 }
 
 #[test]
@@ -231,7 +223,7 @@ fn disconnection_keeps_its_start_time_and_reconnection_is_announced() {
     assert!(matches!(c.state.conn, Conn::Disconnected { since_s, .. } if since_s == started));
     c.connect();
     assert_eq!(c.state.conn, Conn::Connected);
-    assert!(notice(&c).contains("reconnected"), "{}", notice(&c));
+    assert!(c.notice().contains("reconnected"), "{}", c.notice());
 }
 
 #[test]
@@ -318,7 +310,7 @@ fn a_read_only_processor_makes_the_console_read_only() {
     s.config.read_only_api = true;
     c.feed(s);
     assert!(c.key(Key::Char('f')).is_empty());
-    assert!(notice(&c).contains("--read-only-api"), "{}", notice(&c));
+    assert!(c.notice().contains("--read-only-api"), "{}", c.notice());
     assert!(c.text().contains("READ-ONLY"));
 }
 
@@ -326,7 +318,7 @@ fn a_read_only_processor_makes_the_console_read_only() {
 fn plus_and_minus_change_the_demo_rate_and_say_so_elsewhere() {
     let mut c = Console::running(false, 80, 24);
     assert!(c.key(Key::Char('+')).is_empty());
-    assert!(notice(&c).contains("statmgr demo"), "{}", notice(&c));
+    assert!(c.notice().contains("statmgr demo"), "{}", c.notice());
     c.state.demo = Some(statmgr::tui::state::DemoInfo {
         banner: String::new(),
         rate: 0,

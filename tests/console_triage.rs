@@ -353,12 +353,7 @@ fn requeue_and_discard_keys_do_not_act_on_discarded_files() {
     let mut c = on_discarded(false);
     assert!(c.key(Key::Char('r')).is_empty());
     assert!(c.state.overlay.is_none());
-    let notice = c
-        .state
-        .notice
-        .as_ref()
-        .map(|n| n.text.clone())
-        .unwrap_or_default();
+    let notice = c.notice();
     assert!(notice.contains("b (restore)"), "{notice}");
     assert!(c.key(Key::Char('d')).is_empty());
     assert!(c.state.overlay.is_none(), "nothing to discard twice");
@@ -368,12 +363,7 @@ fn requeue_and_discard_keys_do_not_act_on_discarded_files() {
     c.key(Key::BackTab); // -> Stuck
     assert!(c.key(Key::Char('b')).is_empty());
     assert!(c.state.overlay.is_none());
-    let notice = c
-        .state
-        .notice
-        .as_ref()
-        .map(|n| n.text.clone())
-        .unwrap_or_default();
+    let notice = c.notice();
     assert!(notice.contains("Discarded tab"), "{notice}");
 }
 
@@ -382,12 +372,7 @@ fn watch_mode_refuses_restore_but_previews_it() {
     let mut c = on_discarded(true);
     assert!(c.key(Key::Char('b')).is_empty());
     assert!(c.state.overlay.is_none(), "b is disabled in watch");
-    let notice = c
-        .state
-        .notice
-        .as_ref()
-        .map(|n| n.text.clone())
-        .unwrap_or_default();
+    let notice = c.notice();
     assert!(notice.contains("read-only"), "{notice}");
     // v previews a restore there (changes nothing), and y is refused.
     c.key(Key::Char('v'));

@@ -208,6 +208,15 @@ impl Console {
         c
     }
 
+    /// The notice line's text ("" when none).
+    pub fn notice(&self) -> String {
+        self.state
+            .notice
+            .as_ref()
+            .map(|n| n.text.clone())
+            .unwrap_or_default()
+    }
+
     pub fn act(&mut self, action: Action) -> Vec<Command> {
         reduce(&mut self.state, action, self.now)
     }

@@ -65,15 +65,7 @@ fn row(f: &FileSummary, marked: bool, widths: &[usize], theme: &Theme) -> Row<'s
         None => ("?".to_string(), "?".to_string(), String::new()),
     };
     let cells: [(String, Style, bool); 6] = [
-        (
-            if marked {
-                format!("● {}", f.name)
-            } else {
-                f.name.clone()
-            },
-            if marked { s.key } else { s.base },
-            false,
-        ),
+        super::files::name_cell(f, marked, theme),
         (at, s.base, false),
         (format::count(f.messages), s.value, true),
         (by, s.base, false),

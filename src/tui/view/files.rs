@@ -200,6 +200,16 @@ pub(super) fn render_rows(
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
+/// The name column: marked files carry a dot and the key colour.
+pub(super) fn name_cell(f: &FileSummary, marked: bool, theme: &Theme) -> (String, Style, bool) {
+    let s = &theme.styles;
+    if marked {
+        (format!("● {}", f.name), s.key, false)
+    } else {
+        (f.name.clone(), s.base, false)
+    }
+}
+
 fn file_row(f: &FileSummary, marked: bool, widths: &[usize], aged: f64, theme: &Theme) -> Row<'static> {
     let s = &theme.styles;
     let next = f.next_attempt_in_s.map(|n| n - aged);
@@ -215,15 +225,7 @@ fn file_row(f: &FileSummary, marked: bool, widths: &[usize], aged: f64, theme: &
     };
     // (text, style, right-aligned)
     let cells: [(String, Style, bool); 6] = [
-        (
-            if marked {
-                format!("● {}", f.name)
-            } else {
-                f.name.clone()
-            },
-            if marked { s.key } else { s.base },
-            false,
-        ),
+        name_cell(f, marked, theme),
         (format::age(f.age_s + aged), s.base, true),
         (format::count(f.messages), s.value, true),
         (f.attempts.to_string(), attempts_style, true),
